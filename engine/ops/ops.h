@@ -1,0 +1,16 @@
+// Everything a user of the engine needs: tensors, ops of every family, autograd.
+#pragma once
+#include "engine/autograd/node.h"
+#include "engine/core/generator.h"
+#include "engine/core/tensor.h"
+#include "engine/ops/conv.h"
+#include "engine/ops/elementwise.h"
+#include "engine/ops/indexing.h"
+#include "engine/ops/loss.h"
+#include "engine/ops/matmul.h"
+#include "engine/ops/movement.h"
+#include "engine/ops/norm.h"
+#include "engine/ops/pool.h"
+#include "engine/ops/random.h"
+#include "engine/ops/reduce.h"
+#include "engine/ops/softmax.h"
