@@ -3,7 +3,9 @@
 // arguments, allocate outputs and call these; kernels never see autograd.
 //
 // Conventions for every kernel:
-// - Inputs may have any strides (including 0 for broadcast views) unless stated.
+// - Inputs may have any strides (including 0 for broadcast views) for copy, elementwise,
+//   reduction and matmul kernels. Kernels of the convolution, pooling, normalisation,
+//   softmax/loss and indexing families receive contiguous inputs (their ops call contiguous()).
 // - Outputs are freshly allocated, contiguous tensors of the right shape and dtype, unless
 //   the kernel says it accumulates.
 // - All tensors are on this backend's device.
