@@ -24,14 +24,20 @@ using cpu::ConvGeometry;
 //   when OpenBLAS is limited to one thread.
 // - Within an image: images one after another; im2col/col2im split channels over OpenMP
 //   threads and OpenBLAS threads each (large) GEMM.
+// Tiny convolutions (and tiny im2col copies) stay on the calling thread altogether:
+// waking the OpenMP team costs more than it saves there.
 constexpr double kBlasSingleThreadMnk = 65536.0 * 4.0;
+constexpr double kSplitBatchMinMnk = 1 << 17;
+constexpr int64_t kParallelCopyMin = 1 << 15;
 
 class BatchSchedule {
  public:
   BatchSchedule(const ConvGeometry& g) : batch_(g.batch) {
     const int threads = omp_get_max_threads();
     const double mnk = double(g.out_channels_per_group()) * double(g.patch_size()) * double(g.out_plane());
-    across_images_ = g.batch > 1 && threads > 1 && (openblas_get_num_threads() <= 1 || mnk <= kBlasSingleThreadMnk);
+    const double total_mnk = mnk * double(g.groups) * double(g.batch);
+    across_images_ = g.batch > 1 && threads > 1 && total_mnk >= kSplitBatchMinMnk &&
+                     (openblas_get_num_threads() <= 1 || mnk <= kBlasSingleThreadMnk);
     slots_ = across_images_ ? int(std::min<int64_t>(threads, g.batch)) : 1;
   }
 
@@ -68,9 +74,11 @@ std::unique_ptr<float[]> scratch(int64_t count) {
   return std::unique_ptr<float[]>(new float[size_t(std::max<int64_t>(count, 1))]);
 }
 
+bool worth_parallel_copy(const ConvGeometry& g) { return g.in_channels > 1 && g.col_size() >= kParallelCopyMin; }
+
 void im2col_image(const float* image, const ConvGeometry& g, float* col, bool parallel) {
   const int64_t rows_per_channel = g.kernel_area() * g.out_plane();
-#pragma omp parallel for schedule(static) if (parallel)
+#pragma omp parallel for schedule(static) if (parallel && worth_parallel_copy(g))
   for (int64_t c = 0; c < g.in_channels; ++c)
     cpu::im2col_channel(image + c * g.in_plane(), g, col + c * rows_per_channel);
 }
@@ -78,7 +86,7 @@ void im2col_image(const float* image, const ConvGeometry& g, float* col, bool pa
 // Overwrites `image` with the col2im sum of `col` (each channel plane is zeroed first).
 void col2im_image(const float* col, const ConvGeometry& g, float* image, bool parallel) {
   const int64_t rows_per_channel = g.kernel_area() * g.out_plane();
-#pragma omp parallel for schedule(static) if (parallel)
+#pragma omp parallel for schedule(static) if (parallel && worth_parallel_copy(g))
   for (int64_t c = 0; c < g.in_channels; ++c) {
     float* plane = image + c * g.in_plane();
     std::memset(plane, 0, sizeof(float) * g.in_plane());

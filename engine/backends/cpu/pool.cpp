@@ -12,6 +12,10 @@
 namespace nl {
 namespace {
 
+// Below about this many inner-loop steps a kernel runs on the calling thread: waking the
+// OpenMP team costs more than it saves, and tiny tensors are common (per-op overhead).
+constexpr int64_t kParallelWork = 1 << 15;
+
 // Plane sizes of one pooling call, read from the input and output the op allocated.
 struct PoolGeometry {
   int64_t planes, in_h, in_w, out_h, out_w;
@@ -20,6 +24,8 @@ struct PoolGeometry {
       : planes(in[0] * in[1]), in_h(in[2]), in_w(in[3]), out_h(out[2]), out_w(out[3]) {}
   int64_t in_plane() const { return in_h * in_w; }
   int64_t out_plane() const { return out_h * out_w; }
+  // Whether a loop over planes doing `work` steps in all is worth spreading over threads.
+  bool parallel(int64_t work) const { return planes > 1 && work >= kParallelWork; }
 };
 
 // The input cells an average-pooling window covers and the number it divides by,
@@ -77,8 +83,9 @@ void CpuBackend::max_pool2d(const Tensor& x, Tensor& out, Tensor& indices, const
   const float* X = x.data<float>();
   float* Y = out.data<float>();
   int64_t* I = indices.data<int64_t>();
+  const int64_t work = out.numel() * p.kernel[0] * p.kernel[1];
 
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (g.parallel(work))
   for (int64_t plane = 0; plane < g.planes; ++plane) {
     const float* in = X + plane * g.in_plane();
     float* y = Y + plane * g.out_plane();
@@ -101,7 +108,7 @@ void CpuBackend::max_pool2d_backward(const Tensor& grad_out, const Tensor& indic
   const int64_t* I = indices.data<int64_t>();
   float* GX = grad_x.data<float>();
 
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (g.parallel(grad_x.numel() + grad_out.numel()))
   for (int64_t plane = 0; plane < g.planes; ++plane) {
     float* gx = GX + plane * g.in_plane();
     const float* go = GO + plane * g.out_plane();
@@ -116,8 +123,9 @@ void CpuBackend::avg_pool2d(const Tensor& x, Tensor& out, const Pool2dParams& p)
   const PoolGeometry g(x.shape(), out.shape());
   const float* X = x.data<float>();
   float* Y = out.data<float>();
+  const int64_t work = out.numel() * p.kernel[0] * p.kernel[1];
 
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (g.parallel(work))
   for (int64_t plane = 0; plane < g.planes; ++plane) {
     const float* in = X + plane * g.in_plane();
     float* y = Y + plane * g.out_plane();
@@ -138,8 +146,9 @@ void CpuBackend::avg_pool2d_backward(const Tensor& grad_out, Tensor& grad_x, con
   const PoolGeometry g(grad_x.shape(), grad_out.shape());
   const float* GO = grad_out.data<float>();
   float* GX = grad_x.data<float>();
+  const int64_t work = grad_x.numel() + grad_out.numel() * p.kernel[0] * p.kernel[1];
 
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (g.parallel(work))
   for (int64_t plane = 0; plane < g.planes; ++plane) {
     float* gx = GX + plane * g.in_plane();
     const float* go = GO + plane * g.out_plane();
