@@ -48,6 +48,8 @@ std::vector<ConvCase> forward_cases() {
       {"1x1 pointwise", 3, 6, 5, 4, 8, 1, 1, params({1, 1}, {0, 0}, {1, 1}, 1)},
       {"1x1 pointwise groups 2", 2, 6, 5, 4, 4, 1, 1, params({1, 1}, {0, 0}, {1, 1}, 2)},
       {"1x1 stride 2", 2, 3, 7, 6, 4, 1, 1, params({2, 2}, {0, 0}, {1, 1}, 1)},
+      {"1x1 stride 2x1", 2, 3, 7, 6, 4, 1, 1, params({2, 1}, {0, 0}, {1, 1}, 1)},
+      {"1x1 padding 1x0", 2, 3, 4, 5, 2, 1, 1, params({1, 1}, {1, 0}, {1, 1}, 1)},
       {"1x1 padding 2", 1, 2, 3, 4, 3, 1, 1, params({1, 1}, {2, 2}, {1, 1}, 1)},
       {"non-square 2x5", 2, 3, 10, 11, 4, 2, 5, params({1, 2}, {0, 2}, {2, 1}, 1)},
       {"non-square 4x1 stride 3", 2, 2, 11, 5, 3, 4, 1, params({3, 1}, {1, 0}, {1, 1}, 1)},
@@ -55,7 +57,7 @@ std::vector<ConvCase> forward_cases() {
       {"no bias", 2, 3, 6, 6, 4, 3, 3, params({1, 1}, {1, 1}, {1, 1}, 1), false},
       {"batch 5", 5, 3, 6, 5, 4, 3, 3, params({1, 1}, {1, 1}, {1, 1}, 1)},
       {"large GEMM", 2, 16, 20, 20, 32, 3, 3, params({1, 1}, {1, 1}, {1, 1}, 1)},
-      {"large GEMM groups 4", 2, 32, 12, 12, 64, 3, 3, params({2, 1}, {1, 1}, {1, 2}, 4)},
+      {"large GEMM groups 4", 3, 32, 12, 12, 64, 3, 3, params({2, 1}, {1, 1}, {1, 2}, 4)},
   };
 }
 

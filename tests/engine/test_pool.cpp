@@ -81,6 +81,38 @@ Tensor reference_pool(const Tensor& x, const Pool2dParams& p, bool is_max) {
   return tensor(out, Shape{N, C, OH, OW});
 }
 
+// Gradient of sum(pool(x) * g) with respect to x, tap by tap: max sends each output's
+// gradient to the first largest tap of its window, avg spreads it over the real taps.
+Tensor reference_pool_backward(const Tensor& x, const Tensor& g, const Pool2dParams& p, bool is_max) {
+  const int64_t H = x.size(2), W = x.size(3), OH = g.size(2), OW = g.size(3);
+  const auto xv = x.to_vector<double>(), gv = g.to_vector<double>();
+  std::vector<double> gx(xv.size(), 0.0);
+  for (int64_t plane = 0; plane < x.size(0) * x.size(1); ++plane)
+    for (int64_t oh = 0; oh < OH; ++oh)
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        std::vector<int64_t> real;
+        int64_t padded_taps = 0;
+        for (int64_t i = 0; i < p.kernel[0]; ++i)
+          for (int64_t j = 0; j < p.kernel[1]; ++j) {
+            const int64_t ih = oh * p.stride[0] - p.padding[0] + i * p.dilation[0];
+            const int64_t iw = ow * p.stride[1] - p.padding[1] + j * p.dilation[1];
+            if (ih < H + p.padding[0] && iw < W + p.padding[1]) ++padded_taps;
+            if (ih >= 0 && ih < H && iw >= 0 && iw < W) real.push_back((plane * H + ih) * W + iw);
+          }
+        const double go = gv[(plane * OH + oh) * OW + ow];
+        if (is_max) {
+          int64_t best = real.front();
+          for (int64_t k : real)
+            if (xv[k] > xv[best]) best = k;
+          gx[best] += go;
+        } else {
+          const double divisor = double(p.count_include_pad ? padded_taps : int64_t(real.size()));
+          for (int64_t k : real) gx[k] += go / divisor;
+        }
+      }
+  return tensor(std::vector<float>(gx.begin(), gx.end()), x.shape());
+}
+
 // Distinct values 0.1 apart in shuffled order: no ties, and a finite-difference step of
 // 0.01 never changes which cell wins a max-pooling window.
 Tensor distinct_leaf(const Shape& shape, uint64_t seed) {
@@ -112,6 +144,15 @@ std::vector<PoolCase> pool_cases() {
   };
 }
 
+// Pool cases plus ones large enough that the kernels spread planes over threads; too
+// large for finite differences, so their gradients are checked against the reference.
+std::vector<PoolCase> all_pool_cases() {
+  std::vector<PoolCase> cases = pool_cases();
+  cases.push_back({"large 3x3 stride 2", {4, 8, 32, 30}, pool({3, 3}, {2, 2}, {1, 1})});
+  cases.push_back({"large exclude pad ceil mode", {3, 8, 33, 31}, pool({3, 3}, {2, 2}, {1, 1}, true, false)});
+  return cases;
+}
+
 Pool2dParams dilated(Pool2dParams p, int64_t dh, int64_t dw) {
   p.dilation[0] = dh, p.dilation[1] = dw;
   return p;
@@ -125,7 +166,7 @@ class PoolTest : public QObject {
  private slots:
   void max_pool_matches_reference() {
     uint64_t seed = 1;
-    for (const PoolCase& c : pool_cases()) {
+    for (const PoolCase& c : all_pool_cases()) {
       Tensor x = testing::param(c.shape, -1, 1, ++seed);
       std::string msg = testing::compare(max_pool2d(x, c.p), reference_pool(x, c.p, true), 0, 0);
       QVERIFY2(msg.empty(), (std::string(c.name) + ": " + msg).c_str());
@@ -141,10 +182,26 @@ class PoolTest : public QObject {
 
   void avg_pool_matches_reference() {
     uint64_t seed = 50;
-    for (const PoolCase& c : pool_cases()) {
+    for (const PoolCase& c : all_pool_cases()) {
       Tensor x = testing::param(c.shape, -1, 1, ++seed);
       std::string msg = testing::compare(avg_pool2d(x, c.p), reference_pool(x, c.p, false), 1e-5, 1e-6);
       QVERIFY2(msg.empty(), (std::string(c.name) + ": " + msg).c_str());
+    }
+  }
+
+  void backward_matches_reference() {
+    uint64_t seed = 90;
+    for (const PoolCase& c : all_pool_cases()) {
+      Tensor x = distinct_leaf(c.shape, ++seed);
+      for (bool is_max : {true, false}) {
+        x.zero_grad();
+        Tensor out = is_max ? max_pool2d(x, c.p) : avg_pool2d(x, c.p);
+        Generator gen(seed);
+        Tensor g = uniform(out.shape(), -1, 1, {}, &gen);
+        sum(mul(out, g)).backward();
+        std::string msg = testing::compare(x.grad(), reference_pool_backward(x, g, c.p, is_max), 1e-5, 1e-5);
+        QVERIFY2(msg.empty(), (std::string(c.name) + (is_max ? " max: " : " avg: ") + msg).c_str());
+      }
     }
   }
 
