@@ -42,6 +42,7 @@ struct Node : std::enable_shared_from_this<Node> {
   // Scratch state of the engine during one backward pass (see engine.cpp).
   Tensor grad_buffer;
   int dependencies = 0;
+  bool seen = false;
 };
 
 // A node whose backward rule is a lambda capturing what it saved. `release` destroys the

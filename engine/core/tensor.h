@@ -36,7 +36,6 @@ struct TensorImpl {
   // Autograd (see engine/autograd/node.h). A leaf that requires grad gets its gradient in
   // `grad`; a non-leaf has `grad_fn`, the node that produced it.
   bool requires_grad = false;
-  bool retains_grad = false;
   std::shared_ptr<Node> grad_fn;
   std::weak_ptr<Node> grad_accumulator;  // weak: the accumulator holds this impl
   std::shared_ptr<TensorImpl> grad;
@@ -113,7 +112,6 @@ class Tensor {
   Tensor grad() const { return Tensor(impl_->grad); }
   void set_grad(const Tensor& g) { impl_->grad = g.impl_; }
   void zero_grad() { impl_->grad.reset(); }
-  void retain_grad() { impl_->retains_grad = true; }
   Tensor detach() const;  // shares storage, cut from the graph
   // Runs reverse-mode autograd from this tensor. `gradient` defaults to 1 for a scalar.
   void backward(const Tensor& gradient = Tensor(), bool retain_graph = false) const;

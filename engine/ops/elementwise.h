@@ -57,6 +57,7 @@ Tensor ge(const Tensor& a, const Tensor& b);
 Tensor eq(const Tensor& a, double b);
 Tensor lt(const Tensor& a, double b);
 Tensor gt(const Tensor& a, double b);
+Tensor ge(const Tensor& a, double b);
 Tensor logical_and(const Tensor& a, const Tensor& b);
 Tensor logical_or(const Tensor& a, const Tensor& b);
 Tensor logical_not(const Tensor& a);

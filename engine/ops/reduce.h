@@ -13,7 +13,6 @@ Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim = fa
 // amax/amin: gradient is split evenly between tied maxima, as torch.amax does.
 Tensor amax(const Tensor& x, const std::vector<int64_t>& dims = {}, bool keepdim = false);
 Tensor amin(const Tensor& x, const std::vector<int64_t>& dims = {}, bool keepdim = false);
-Tensor prod(const Tensor& x, const std::vector<int64_t>& dims = {}, bool keepdim = false);
 // Index (Int64) of the first maximum/minimum along `dim`; no gradient.
 Tensor argmax(const Tensor& x, int64_t dim, bool keepdim = false);
 Tensor argmin(const Tensor& x, int64_t dim, bool keepdim = false);
