@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <limits>
@@ -33,7 +34,8 @@ std::string errno_text(int err) { return std::error_code(err, std::generic_categ
 // Random enough that two processes saving the same file at once never pick the same
 // temporary; O_EXCL below makes a collision an error rather than shared writes anyway.
 std::string random_suffix() {
-  static thread_local std::mt19937_64 rng(std::random_device{}() ^ reinterpret_cast<uintptr_t>(&rng));
+  static thread_local std::mt19937_64 rng(
+      std::random_device{}() ^ static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
   static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
   std::string s = ".tmp-";
   for (int i = 0; i < 6; ++i) s += digits[rng() % 36];
@@ -102,6 +104,11 @@ AtomicFileWriter::AtomicFileWriter(std::string path) : path_(std::move(path)) {
     if (fd_ < 0 && errno != EEXIST) break;
   }
   if (fd_ < 0) fail(path_, ": cannot create the temporary file ", temp_path_, ": ", errno_text(errno));
+  // Replacing a file should not change who may read it: carry its permissions over.
+  std::error_code ec;
+  fs::file_status existing = fs::status(path_from_utf8(path_), ec);
+  if (!ec && fs::is_regular_file(existing))
+    fs::permissions(path_from_utf8(temp_path_), existing.permissions(), fs::perm_options::replace, ec);
 }
 
 AtomicFileWriter::~AtomicFileWriter() {
