@@ -419,7 +419,11 @@ class HeaderReader {
 };
 
 std::string offsets_str(const TensorEntry& e) {
-  return "[" + std::to_string(e.begin) + ", " + std::to_string(e.end) + "]";
+  std::string s = "[";
+  s += std::to_string(e.begin);
+  s += ", ";
+  s += std::to_string(e.end);
+  return s + "]";
 }
 
 // Every tensor's bytes must match its dtype and shape and lie in the buffer, and together the
@@ -566,7 +570,10 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
     header += ":{\"dtype\":\"";
     header += dtype;
     header += "\",\"shape\":[";
-    for (int i = 0; i < t.dim(); ++i) header += (i ? "," : "") + std::to_string(t.size(i));
+    for (int i = 0; i < t.dim(); ++i) {
+      if (i) header += ',';
+      header += std::to_string(t.size(i));
+    }
     header += "],\"data_offsets\":[" + std::to_string(offset) + "," + std::to_string(offset + nbytes) + "]}";
     offset += nbytes;
   }
