@@ -286,7 +286,6 @@ class JsonCursor {
 
 struct TensorEntry {
   std::string name;
-  std::string dtype_text;
   DType dtype = DType::Float32;
   std::vector<int64_t> dims;
   uint64_t begin = 0, end = 0;
@@ -350,8 +349,7 @@ class HeaderReader {
       if (key == "dtype") {
         mark_seen(seen_dtype, field);
         expect_kind('"', field, "a string");
-        e.dtype_text = json_.read_string();
-        e.dtype = parse_dtype(who, e.dtype_text);
+        e.dtype = parse_dtype(who, json_.read_string());
       } else if (key == "shape") {
         mark_seen(seen_shape, field);
         for (uint64_t d : read_unsigned_array(field, Shape::kMaxRank, /*exact=*/false)) {
@@ -431,7 +429,7 @@ std::string offsets_str(const TensorEntry& e) {
 void check_layout(const ByteSource& source, std::vector<TensorEntry>& entries, uint64_t buffer_size) {
   for (TensorEntry& e : entries) {
     const std::string who = "tensor '" + e.name + "'";
-    io::CheckedShape checked = io::check_header_shape(source, who + ": shape", e.dims, e.dtype);
+    io::CheckedShape checked = io::check_header_shape(source, who + ": 'shape'", e.dims, e.dtype);
     e.shape = checked.shape;
     e.nbytes = checked.nbytes;
     if (e.begin > e.end) source.fail(who, ": data_offsets ", offsets_str(e), " are reversed (begin > end)");
