@@ -243,7 +243,10 @@ class JsonCursor {
     uint32_t v = 0;
     for (int i = 0; i < 4; ++i) {
       char h = peek();
-      int d = h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10 : h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
+      int d = -1;
+      if (h >= '0' && h <= '9') d = h - '0';
+      else if (h >= 'a' && h <= 'f') d = h - 'a' + 10;
+      else if (h >= 'A' && h <= 'F') d = h - 'A' + 10;
       if (d < 0) syntax_error("\\u must be followed by four hex digits");
       v = v * 16 + static_cast<uint32_t>(d);
       ++pos_;

@@ -41,6 +41,10 @@ void write_file(const std::string& path, const Bytes& bytes) {
 
 Bytes to_bytes(const std::string& s) { return Bytes(s.begin(), s.end()); }
 
+Tensor npy_from(const std::string& image, const std::string& name) {
+  return load_npy_bytes(reinterpret_cast<const uint8_t*>(image.data()), image.size(), name);
+}
+
 // The row-major bytes of a tensor: comparing these is exact for every dtype, NaNs included.
 Bytes bytes_of(const Tensor& t) {
   Tensor c = t.contiguous();
@@ -102,7 +106,7 @@ Bytes safetensors_image(const std::string& json, const std::string& data) {
 }
 
 std::string npy_error(const std::string& image) {
-  return testing::error_of([&] { load_npy_bytes(reinterpret_cast<const uint8_t*>(image.data()), image.size(), "t.npy"); });
+  return testing::error_of([&] { npy_from(image, "t.npy"); });
 }
 
 std::string st_error(const Bytes& image) {
@@ -200,14 +204,14 @@ class TestIo : public QObject {
     {  // np.arange(12, dtype='<f4').reshape(3, 4)
       std::string f = numpy_header(v1, "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }", 128);
       for (int i = 0; i < 12; ++i) f += raw<float>({i * 0.5f});
-      Tensor t = load_npy_bytes(reinterpret_cast<const uint8_t*>(f.data()), f.size(), "a.npy");
+      Tensor t = npy_from(f, "a.npy");
       QCOMPARE(t.shape(), Shape({3, 4}));
       QCOMPARE(values_of<float>(t)[7], 3.5f);
     }
     {  // np.asfortranarray(np.arange(6).reshape(2, 3)): column-major data 0 3 1 4 2 5
       std::string f = numpy_header(v1, "{'descr': '<i8', 'fortran_order': True, 'shape': (2, 3), }", 128);
       f += raw<int64_t>({0, 3, 1, 4, 2, 5});
-      Tensor t = load_npy_bytes(reinterpret_cast<const uint8_t*>(f.data()), f.size(), "fortran.npy");
+      Tensor t = npy_from(f, "fortran.npy");
       QCOMPARE(t.shape(), Shape({2, 3}));
       QVERIFY(t.is_contiguous());
       QCOMPARE(values_of<int64_t>(t), (std::vector<int64_t>{0, 1, 2, 3, 4, 5}));
@@ -216,7 +220,7 @@ class TestIo : public QObject {
       std::string f = numpy_header(std::string("\x93NUMPY\x02\x00\x74\x00\x00\x00", 12),
                                    "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }", 128);
       f += raw<double>({1.5, -2.0, 3.25});
-      Tensor t = load_npy_bytes(reinterpret_cast<const uint8_t*>(f.data()), f.size(), "v2.npy");
+      Tensor t = npy_from(f, "v2.npy");
       QCOMPARE(t.dtype(), DType::Float64);
       QCOMPARE(values_of<double>(t), (std::vector<double>{1.5, -2.0, 3.25}));
     }
@@ -224,31 +228,29 @@ class TestIo : public QObject {
       std::string f = numpy_header(std::string("\x93NUMPY\x03\x00\x74\x00\x00\x00", 12),
                                    "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }", 128);
       f += raw<float>({1, 2, 3, 4});
-      QCOMPARE(values_of<float>(load_npy_bytes(reinterpret_cast<const uint8_t*>(f.data()), f.size(), "v3.npy")),
-               (std::vector<float>{1, 2, 3, 4}));
+      QCOMPARE(values_of<float>(npy_from(f, "v3.npy")), (std::vector<float>{1, 2, 3, 4}));
     }
     {  // np.array([1, 2, -3], dtype='>i4'): big-endian, swapped on load
       std::string f = numpy_header(v1, "{'descr': '>i4', 'fortran_order': False, 'shape': (3,), }", 128);
       f += std::string("\x00\x00\x00\x01\x00\x00\x00\x02\xff\xff\xff\xfd", 12);
-      QCOMPARE(values_of<int32_t>(load_npy_bytes(reinterpret_cast<const uint8_t*>(f.data()), f.size(), "be.npy")),
-               (std::vector<int32_t>{1, 2, -3}));
+      QCOMPARE(values_of<int32_t>(npy_from(f, "be.npy")), (std::vector<int32_t>{1, 2, -3}));
     }
     {  // np.float64(3.5): a 0-d array, no growth padding
       std::string f = numpy_header(v1, "{'descr': '<f8', 'fortran_order': False, 'shape': (), }", 128);
       f += raw<double>({3.5});
-      Tensor t = load_npy_bytes(reinterpret_cast<const uint8_t*>(f.data()), f.size(), "scalar.npy");
+      Tensor t = npy_from(f, "scalar.npy");
       QCOMPARE(t.dim(), 0);
       QCOMPARE(values_of<double>(t), std::vector<double>{3.5});
     }
     {  // np.array([True, False, True]) and np.array([1, -2.5, 65504], dtype=np.float16)
       std::string b = numpy_header(v1, "{'descr': '|b1', 'fortran_order': False, 'shape': (3,), }", 128) +
                       std::string("\x01\x00\x01", 3);
-      Tensor tb = load_npy_bytes(reinterpret_cast<const uint8_t*>(b.data()), b.size(), "b.npy");
+      Tensor tb = npy_from(b, "b.npy");
       QCOMPARE(tb.dtype(), DType::Bool);
       QCOMPARE(values_of<uint8_t>(tb), (std::vector<uint8_t>{1, 0, 1}));
       std::string h = numpy_header(v1, "{'descr': '<f2', 'fortran_order': False, 'shape': (3,), }", 128) +
                       raw<uint16_t>({0x3c00, 0xc100, 0x7bff});
-      Tensor th = load_npy_bytes(reinterpret_cast<const uint8_t*>(h.data()), h.size(), "h.npy");
+      Tensor th = npy_from(h, "h.npy");
       QCOMPARE(th.dtype(), DType::Float16);
       QCOMPARE(values_of<uint16_t>(th), (std::vector<uint16_t>{0x3c00, 0xc100, 0x7bff}));
     }
@@ -256,7 +258,7 @@ class TestIo : public QObject {
       std::string f = numpy_header(v1.substr(0, 8) + std::string("\x46\x00", 2),
                                    "{'descr': '<f4', 'fortran_order': False, 'shape': (2L, 1L), }", 80);
       f += raw<float>({7, 8});
-      QCOMPARE(load_npy_bytes(reinterpret_cast<const uint8_t*>(f.data()), f.size(), "py2.npy").shape(), Shape({2, 1}));
+      QCOMPARE(npy_from(f, "py2.npy").shape(), Shape({2, 1}));
     }
   }
 
@@ -627,7 +629,8 @@ class TestIo : public QObject {
                                              {"d", sample_tensor(DType::Int64, {0}, 4)}};
     save_safetensors(path("fuzz.safetensors"), tensors, {{"k", "v"}});
     std::string d = "{'descr': '<i4', 'fortran_order': True, 'shape': (2, 3), }\n";
-    std::string npy = std::string("\x93NUMPY\x01\x00", 8) + char(d.size()) + '\0' + d + raw<int32_t>({1, 2, 3, 4, 5, 6});
+    std::string npy = std::string("\x93NUMPY\x01\x00", 8) + char(d.size()) + '\0' + d;
+    npy += raw<int32_t>({1, 2, 3, 4, 5, 6});
     fuzz("safetensors", read_file(path("fuzz.safetensors")), [](const Bytes& b) {
       load_safetensors_bytes(b.data(), b.size(), "fuzz.safetensors");
     });
