@@ -1,5 +1,6 @@
 // Where a tensor's bytes live: the CPU, or one CUDA device by index.
 #pragma once
+#include <cstdint>
 #include <string>
 
 namespace nl {
