@@ -45,6 +45,8 @@ std::vector<ConvCase> forward_cases() {
       {"groups 2", 2, 4, 6, 7, 6, 3, 3, params({1, 1}, {1, 1}, {1, 1}, 2)},
       {"depthwise", 2, 5, 8, 8, 5, 3, 3, params({1, 1}, {1, 1}, {1, 1}, 5)},
       {"depthwise x2 stride 2", 3, 3, 9, 7, 6, 3, 3, params({2, 2}, {1, 1}, {1, 1}, 3)},
+      {"depthwise non-square dilated", 2, 4, 10, 9, 4, 2, 3, params({1, 2}, {2, 1}, {3, 2}, 4), false},
+      {"depthwise large", 4, 16, 24, 20, 16, 3, 3, params({1, 1}, {1, 1}, {1, 1}, 16)},
       {"1x1 pointwise", 3, 6, 5, 4, 8, 1, 1, params({1, 1}, {0, 0}, {1, 1}, 1)},
       {"1x1 pointwise groups 2", 2, 6, 5, 4, 4, 1, 1, params({1, 1}, {0, 0}, {1, 1}, 2)},
       {"1x1 stride 2", 2, 3, 7, 6, 4, 1, 1, params({2, 2}, {0, 0}, {1, 1}, 1)},
@@ -236,6 +238,9 @@ class ConvTest : public QObject {
     Tensor x = leaf({2, 3, 5, 5}, 21), dw = leaf({3, 1, 3, 3}, 22), db = leaf({3}, 23);
     NL_GRADCHECK([](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], in[2], params({1, 1}, {1, 1}, {1, 1}, 3)); },
                  {x, dw, db});
+    Tensor dw2 = leaf({6, 1, 2, 3}, 26);  // channel multiplier 2, strided and dilated
+    NL_GRADCHECK([](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], Tensor(), params({2, 1}, {1, 1}, {1, 2}, 3)); },
+                 {x, dw2});
     Tensor pw = leaf({4, 3, 1, 1}, 24), pb = leaf({4}, 25);
     NL_GRADCHECK([](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], in[2]); }, {x, pw, pb});
   }
