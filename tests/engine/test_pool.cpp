@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/backends/cpu/cpu_backend.h"
 #include "tests/engine/testing.h"
 
 using namespace nl;
@@ -203,6 +204,32 @@ class PoolTest : public QObject {
         QVERIFY2(msg.empty(), (std::string(c.name) + (is_max ? " max: " : " avg: ") + msg).c_str());
       }
     }
+  }
+
+  // Each plane is computed by one thread the same way whatever the thread count, so the
+  // results of the parallel paths must be bitwise equal to the single-threaded ones.
+  void results_do_not_depend_on_thread_count() {
+    const int previous = num_threads();
+    auto run = [](int threads, const PoolCase& c, bool is_max) {
+      set_num_threads(threads);
+      Tensor x = distinct_leaf(c.shape, 5);
+      Tensor out = is_max ? max_pool2d(x, c.p) : avg_pool2d(x, c.p);
+      sum(mul(out, uniform(out.shape(), -1, 1))).backward();
+      return std::pair{out.detach(), x.grad()};
+    };
+    for (const PoolCase& c : all_pool_cases())
+      for (bool is_max : {true, false}) {
+        manual_seed(3);
+        auto [out1, grad1] = run(1, c, is_max);
+        manual_seed(3);
+        auto [out3, grad3] = run(3, c, is_max);
+        set_num_threads(previous);
+        const std::string name = std::string(c.name) + (is_max ? " max" : " avg");
+        std::string msg = testing::compare(out3, out1, 0, 0);
+        QVERIFY2(msg.empty(), (name + " output: " + msg).c_str());
+        msg = testing::compare(grad3, grad1, 0, 0);
+        QVERIFY2(msg.empty(), (name + " gradient: " + msg).c_str());
+      }
   }
 
   void ceil_mode_output_sizes() {

@@ -302,9 +302,10 @@ void CpuBackend::conv2d_backward_weight(const Tensor& grad_out, const Tensor& x,
     slot_started[slot] = 1;
   });
 
-  const float* partial = partials.get();
   const int slots = schedule.slots();
-#pragma omp parallel for schedule(static) if (weight_numel > 16384)
+  if (slots == 1) return;  // images in turn: everything went straight into grad_w
+  const float* partial = partials.get();
+#pragma omp parallel for schedule(static) if (weight_numel * slots >= kParallelMinWork)
   for (int64_t i = 0; i < weight_numel; ++i) {
     float s = GW[i];
     for (int t = 1; t < slots; ++t)
