@@ -11,6 +11,8 @@
 
 namespace nl {
 
+TensorImpl::~TensorImpl() { release_node_iteratively(std::move(grad_fn)); }
+
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   for (int64_t d : shape) NL_CHECK(d >= 0, "empty: negative dimension in shape ", shape.str());
   auto impl = std::make_shared<TensorImpl>();
@@ -167,6 +169,9 @@ Tensor tensor(const std::vector<float>& values, const Shape& shape, bool require
   Tensor t = from_buffer(values.data(), values.size() * sizeof(float), shape, DType::Float32);
   if (requires_grad) t.requires_grad_(true);
   return t;
+}
+Tensor tensor(std::initializer_list<float> values, const Shape& shape, bool requires_grad) {
+  return tensor(std::vector<float>(values), shape, requires_grad);
 }
 Tensor tensor(const std::vector<int64_t>& values, const Shape& shape) {
   return from_buffer(values.data(), values.size() * sizeof(int64_t), shape, DType::Int64);
