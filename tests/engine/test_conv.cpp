@@ -13,10 +13,6 @@ using namespace nl;
 
 namespace {
 
-// A float32 tensor from literal values (nl::tensor with a braced list is ambiguous
-// between its float and int64 overloads).
-Tensor floats(std::vector<float> values, const Shape& shape) { return tensor(values, shape); }
-
 struct ConvCase {
   const char* name;
   int64_t n, c, h, w, out_channels, kh, kw;
@@ -187,11 +183,11 @@ class ConvTest : public QObject {
 
   void known_values_of_a_small_convolution() {
     // 1x1x3x3 input 1..9, 2x2 kernel of ones, padding 1: each output sums its window.
-    Tensor x = floats({1, 2, 3, 4, 5, 6, 7, 8, 9}, {1, 1, 3, 3});
+    Tensor x = tensor({1, 2, 3, 4, 5, 6, 7, 8, 9}, {1, 1, 3, 3});
     Tensor w = ones({1, 1, 2, 2});
-    Tensor b = floats({0.5f}, {1});
+    Tensor b = tensor({0.5f}, {1});
     Tensor out = conv2d(x, w, b, params({2, 2}, {1, 1}, {1, 1}, 1));
-    NL_EXPECT_CLOSE(out, floats({1.5f, 5.5f, 11.5f, 28.5f}, {1, 1, 2, 2}), 0, 1e-6);
+    NL_EXPECT_CLOSE(out, tensor({1.5f, 5.5f, 11.5f, 28.5f}, {1, 1, 2, 2}), 0, 1e-6);
   }
 
   // Forward and both gradients against the direct loops on 1, 2 and 3 threads: one thread

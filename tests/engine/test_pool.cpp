@@ -19,10 +19,6 @@ using namespace nl;
 
 namespace {
 
-// A float32 tensor from literal values (nl::tensor with a braced list is ambiguous
-// between its float and int64 overloads).
-Tensor floats(std::vector<float> values, const Shape& shape) { return tensor(values, shape); }
-
 Pool2dParams pool(std::pair<int64_t, int64_t> kernel, std::pair<int64_t, int64_t> stride,
                   std::pair<int64_t, int64_t> padding, bool ceil_mode = false, bool count_include_pad = true,
                   std::pair<int64_t, int64_t> dilation = {1, 1}) {
@@ -250,18 +246,18 @@ class PoolTest : public QObject {
     Tensor x = ones({1, 1, 4, 4});
     Tensor with_pad = avg_pool2d(x, pool({3, 3}, {2, 2}, {1, 1}, true, true));
     const float a = 4.f / 9, b = 6.f / 9, c = 2.f / 6, d = 9.f / 9, e = 3.f / 6, f = 1.f / 4;
-    NL_EXPECT_CLOSE(with_pad, floats({a, b, c, b, d, e, c, e, f}, {1, 1, 3, 3}), 0, 1e-6);
+    NL_EXPECT_CLOSE(with_pad, tensor({a, b, c, b, d, e, c, e, f}, {1, 1, 3, 3}), 0, 1e-6);
     Tensor without_pad = avg_pool2d(x, pool({3, 3}, {2, 2}, {1, 1}, true, false));
     NL_EXPECT_CLOSE(without_pad, ones({1, 1, 3, 3}), 0, 1e-6);
   }
 
   void max_pool_known_values_padding_and_nan() {
     // Padding is -inf, never 0: an all-negative input keeps its values.
-    Tensor x = floats({-1, -2, -3, -4}, {1, 1, 2, 2});
-    NL_EXPECT_CLOSE(max_pool2d(x, pool({2, 2}, {1, 1}, {1, 1})), floats({-1, -1, -2, -1, -1, -2, -3, -3, -4}, {1, 1, 3, 3}),
+    Tensor x = tensor({-1, -2, -3, -4}, {1, 1, 2, 2});
+    NL_EXPECT_CLOSE(max_pool2d(x, pool({2, 2}, {1, 1}, {1, 1})), tensor({-1, -1, -2, -1, -1, -2, -3, -3, -4}, {1, 1, 3, 3}),
                     0, 0);
     const float nan = std::numeric_limits<float>::quiet_NaN();
-    Tensor with_nan = floats({1, nan, 3, 4, 5, 6, 7, 8}, {1, 1, 2, 4});
+    Tensor with_nan = tensor({1, nan, 3, 4, 5, 6, 7, 8}, {1, 1, 2, 4});
     auto out = max_pool2d(with_nan, pool({2, 2}, {2, 2}, {0, 0})).to_vector<float>();
     QVERIFY(std::isnan(out[0]));
     QCOMPARE(out[1], 8.f);
@@ -271,7 +267,7 @@ class PoolTest : public QObject {
     Tensor x = ones({1, 1, 2, 4});
     x.requires_grad_(true);
     sum(max_pool2d(x, pool({2, 2}, {2, 2}, {0, 0}))).backward();
-    NL_EXPECT_CLOSE(x.grad(), floats({1, 0, 1, 0, 0, 0, 0, 0}, {1, 1, 2, 4}), 0, 0);
+    NL_EXPECT_CLOSE(x.grad(), tensor({1, 0, 1, 0, 0, 0, 0, 0}, {1, 1, 2, 4}), 0, 0);
   }
 
   void unbatched_input_is_a_batch_of_one() {
