@@ -12,15 +12,12 @@
 #include <string>
 #include <vector>
 
+#include "engine/backends/cpu/cpu_backend.h"
 #include "tests/engine/testing.h"
 
 using namespace nl;
 
 namespace {
-
-// A float32 tensor from literal values (nl::tensor with a braced list is ambiguous
-// between its float and int64 overloads).
-Tensor floats(std::vector<float> values, const Shape& shape) { return tensor(values, shape); }
 
 Pool2dParams pool(std::pair<int64_t, int64_t> kernel, std::pair<int64_t, int64_t> stride,
                   std::pair<int64_t, int64_t> padding, bool ceil_mode = false, bool count_include_pad = true,
@@ -205,6 +202,32 @@ class PoolTest : public QObject {
     }
   }
 
+  // Each plane is computed by one thread the same way whatever the thread count, so the
+  // results of the parallel paths must be bitwise equal to the single-threaded ones.
+  void results_do_not_depend_on_thread_count() {
+    const int previous = num_threads();
+    auto run = [](int threads, const PoolCase& c, bool is_max) {
+      set_num_threads(threads);
+      Tensor x = distinct_leaf(c.shape, 5);
+      Tensor out = is_max ? max_pool2d(x, c.p) : avg_pool2d(x, c.p);
+      sum(mul(out, uniform(out.shape(), -1, 1))).backward();
+      return std::pair{out.detach(), x.grad()};
+    };
+    for (const PoolCase& c : all_pool_cases())
+      for (bool is_max : {true, false}) {
+        manual_seed(3);
+        auto [out1, grad1] = run(1, c, is_max);
+        manual_seed(3);
+        auto [out3, grad3] = run(3, c, is_max);
+        set_num_threads(previous);
+        const std::string name = std::string(c.name) + (is_max ? " max" : " avg");
+        std::string msg = testing::compare(out3, out1, 0, 0);
+        QVERIFY2(msg.empty(), (name + " output: " + msg).c_str());
+        msg = testing::compare(grad3, grad1, 0, 0);
+        QVERIFY2(msg.empty(), (name + " gradient: " + msg).c_str());
+      }
+  }
+
   void ceil_mode_output_sizes() {
     // 6 wide, kernel 3, stride 3, padding 1: floor gives 2 windows, ceil 3 (the third
     // starts at 5, inside the input). 5 wide: ceil would give 3 but the third window
@@ -223,18 +246,18 @@ class PoolTest : public QObject {
     Tensor x = ones({1, 1, 4, 4});
     Tensor with_pad = avg_pool2d(x, pool({3, 3}, {2, 2}, {1, 1}, true, true));
     const float a = 4.f / 9, b = 6.f / 9, c = 2.f / 6, d = 9.f / 9, e = 3.f / 6, f = 1.f / 4;
-    NL_EXPECT_CLOSE(with_pad, floats({a, b, c, b, d, e, c, e, f}, {1, 1, 3, 3}), 0, 1e-6);
+    NL_EXPECT_CLOSE(with_pad, tensor({a, b, c, b, d, e, c, e, f}, {1, 1, 3, 3}), 0, 1e-6);
     Tensor without_pad = avg_pool2d(x, pool({3, 3}, {2, 2}, {1, 1}, true, false));
     NL_EXPECT_CLOSE(without_pad, ones({1, 1, 3, 3}), 0, 1e-6);
   }
 
   void max_pool_known_values_padding_and_nan() {
     // Padding is -inf, never 0: an all-negative input keeps its values.
-    Tensor x = floats({-1, -2, -3, -4}, {1, 1, 2, 2});
-    NL_EXPECT_CLOSE(max_pool2d(x, pool({2, 2}, {1, 1}, {1, 1})), floats({-1, -1, -2, -1, -1, -2, -3, -3, -4}, {1, 1, 3, 3}),
+    Tensor x = tensor({-1, -2, -3, -4}, {1, 1, 2, 2});
+    NL_EXPECT_CLOSE(max_pool2d(x, pool({2, 2}, {1, 1}, {1, 1})), tensor({-1, -1, -2, -1, -1, -2, -3, -3, -4}, {1, 1, 3, 3}),
                     0, 0);
     const float nan = std::numeric_limits<float>::quiet_NaN();
-    Tensor with_nan = floats({1, nan, 3, 4, 5, 6, 7, 8}, {1, 1, 2, 4});
+    Tensor with_nan = tensor({1, nan, 3, 4, 5, 6, 7, 8}, {1, 1, 2, 4});
     auto out = max_pool2d(with_nan, pool({2, 2}, {2, 2}, {0, 0})).to_vector<float>();
     QVERIFY(std::isnan(out[0]));
     QCOMPARE(out[1], 8.f);
@@ -244,7 +267,7 @@ class PoolTest : public QObject {
     Tensor x = ones({1, 1, 2, 4});
     x.requires_grad_(true);
     sum(max_pool2d(x, pool({2, 2}, {2, 2}, {0, 0}))).backward();
-    NL_EXPECT_CLOSE(x.grad(), floats({1, 0, 1, 0, 0, 0, 0, 0}, {1, 1, 2, 4}), 0, 0);
+    NL_EXPECT_CLOSE(x.grad(), tensor({1, 0, 1, 0, 0, 0, 0, 0}, {1, 1, 2, 4}), 0, 0);
   }
 
   void unbatched_input_is_a_batch_of_one() {

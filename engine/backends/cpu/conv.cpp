@@ -16,27 +16,28 @@ namespace {
 
 using cpu::ConvGeometry;
 
-// Note [Conv threading]: there are two ways to use the cores, and mixing them badly
-// oversubscribes (OpenBLAS here is the pthreads build, with its own thread pool).
-// - Across images: each OpenMP thread takes whole images with its own workspace. Best
-//   when each image's GEMMs are small, because OpenBLAS runs a GEMM with m*n*k at most
-//   65536 * GEMM_MULTITHREAD_THRESHOLD (4 by default) on the calling thread anyway, and
-//   when OpenBLAS is limited to one thread.
-// - Within an image: images one after another; im2col/col2im split channels over OpenMP
-//   threads and OpenBLAS threads each (large) GEMM.
-// Tiny convolutions (and tiny im2col copies) stay on the calling thread altogether:
-// waking the OpenMP team costs more than it saves there.
+// Note [Conv threading]: OpenBLAS here is the pthreads build, with its own thread pool
+// whose workers spin for a while after each GEMM. OpenMP loops run between threaded
+// GEMMs fight those spinning workers for the cores (measured: 3-30x slower on a busy
+// 2-core machine), so a kernel uses one of two plans and never mixes them:
+// - Across images: OpenMP threads take whole images, each with its own workspace, and
+//   every GEMM stays on its calling thread. Chosen when each GEMM is small enough that
+//   OpenBLAS runs it single-threaded anyway (m*n*k at most 65536 *
+//   GEMM_MULTITHREAD_THRESHOLD, 4 by default), or when OpenBLAS is limited to one thread.
+// - Within an image: images one after another on the calling thread, im2col/col2im
+//   included; OpenBLAS threads each (large) GEMM.
+// Tiny convolutions stay on the calling thread altogether: waking the OpenMP team costs
+// more than it saves there.
 constexpr double kBlasSingleThreadMnk = 65536.0 * 4.0;
-constexpr double kSplitBatchMinMnk = 1 << 17;
-constexpr int64_t kParallelCopyMin = 1 << 15;
+constexpr double kParallelMinWork = 1 << 17;
 
 class BatchSchedule {
  public:
-  BatchSchedule(const ConvGeometry& g) : batch_(g.batch) {
+  explicit BatchSchedule(const ConvGeometry& g) : batch_(g.batch) {
     const int threads = omp_get_max_threads();
     const double mnk = double(g.out_channels_per_group()) * double(g.patch_size()) * double(g.out_plane());
     const double total_mnk = mnk * double(g.groups) * double(g.batch);
-    across_images_ = g.batch > 1 && threads > 1 && total_mnk >= kSplitBatchMinMnk &&
+    across_images_ = g.batch > 1 && threads > 1 && total_mnk >= kParallelMinWork &&
                      (openblas_get_num_threads() <= 1 || mnk <= kBlasSingleThreadMnk);
     slots_ = across_images_ ? int(std::min<int64_t>(threads, g.batch)) : 1;
   }
@@ -44,13 +45,12 @@ class BatchSchedule {
   // Number of per-thread workspaces the work needs.
   int slots() const { return slots_; }
 
-  // Calls work(n, slot, parallel_inside) once for every image n; images given the same
-  // slot run on the same thread, in increasing order. parallel_inside says whether the
-  // work may open its own OpenMP loop (only when images are processed one at a time).
+  // Calls work(n, slot) once for every image n; images given the same slot run on the
+  // same thread, in increasing order.
   template <class Work>
   void run(Work&& work) const {
     if (!across_images_) {
-      for (int64_t n = 0; n < batch_; ++n) work(n, 0, true);
+      for (int64_t n = 0; n < batch_; ++n) work(n, 0);
       return;
     }
 #pragma omp parallel num_threads(slots_)
@@ -59,7 +59,7 @@ class BatchSchedule {
       // range of images (the team may be smaller than requested).
       const int64_t team = omp_get_num_threads(), t = omp_get_thread_num();
       const int64_t begin = batch_ * t / team, end = batch_ * (t + 1) / team;
-      for (int64_t n = begin; n < end; ++n) work(n, int(t), false);
+      for (int64_t n = begin; n < end; ++n) work(n, int(t));
     }
   }
 
@@ -74,24 +74,18 @@ std::unique_ptr<float[]> scratch(int64_t count) {
   return std::unique_ptr<float[]>(new float[size_t(std::max<int64_t>(count, 1))]);
 }
 
-bool worth_parallel_copy(const ConvGeometry& g) { return g.in_channels > 1 && g.col_size() >= kParallelCopyMin; }
-
-void im2col_image(const float* image, const ConvGeometry& g, float* col, bool parallel) {
+void im2col_image(const float* image, const ConvGeometry& g, float* col) {
   const int64_t rows_per_channel = g.kernel_area() * g.out_plane();
-#pragma omp parallel for schedule(static) if (parallel && worth_parallel_copy(g))
   for (int64_t c = 0; c < g.in_channels; ++c)
     cpu::im2col_channel(image + c * g.in_plane(), g, col + c * rows_per_channel);
 }
 
 // Overwrites `image` with the col2im sum of `col` (each channel plane is zeroed first).
-void col2im_image(const float* col, const ConvGeometry& g, float* image, bool parallel) {
+void col2im_image(const float* col, const ConvGeometry& g, float* image) {
   const int64_t rows_per_channel = g.kernel_area() * g.out_plane();
-#pragma omp parallel for schedule(static) if (parallel && worth_parallel_copy(g))
-  for (int64_t c = 0; c < g.in_channels; ++c) {
-    float* plane = image + c * g.in_plane();
-    std::memset(plane, 0, sizeof(float) * g.in_plane());
-    cpu::col2im_channel(col + c * rows_per_channel, g, plane);
-  }
+  std::memset(image, 0, sizeof(float) * g.in_channels * g.in_plane());
+  for (int64_t c = 0; c < g.in_channels; ++c)
+    cpu::col2im_channel(col + c * rows_per_channel, g, image + c * g.in_plane());
 }
 
 // Row-major sgemm: C[m, n] = alpha * op(A) op(B) + beta * C.
@@ -100,6 +94,111 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const fl
   cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, int(m), int(n),
               int(k), 1.0f, a, int(std::max<int64_t>(lda, 1)), b, int(std::max<int64_t>(ldb, 1)), beta, c,
               int(std::max<int64_t>(ldc, 1)));
+}
+
+// Note [Depthwise]: with one input channel per group (groups == C > 1), im2col would copy
+// every input value kH*kW times only to feed GEMMs of a single row: memory-bound and far
+// slower than direct loops. Each output plane reads a single input plane, so the loops
+// below go tap by tap over whole rows (contiguous and vectorisable when the stride is 1)
+// and spread planes over OpenMP threads (no BLAS is involved, see Note [Conv threading]).
+bool is_depthwise(const ConvGeometry& g) { return g.groups > 1 && g.groups == g.in_channels; }
+
+bool worth_threads(const ConvGeometry& g) {
+  return double(g.batch) * double(g.out_channels) * double(g.out_plane()) * double(g.kernel_area()) >=
+         kParallelMinWork;
+}
+
+// Calls tap(i, j, oh, ih, offset, r) for every kernel tap (i, j) and output row oh whose input
+// row ih is inside the image; input column = ow * stride + offset, inside for ow in r.
+template <class Tap>
+void for_each_depthwise_tap(const ConvGeometry& g, Tap&& tap) {
+  for (int64_t i = 0; i < g.kernel_h; ++i)
+    for (int64_t j = 0; j < g.kernel_w; ++j) {
+      const int64_t col_offset = j * g.dil_w - g.pad_w;
+      const cpu::ValidRange r = cpu::valid_output_range(col_offset, g.stride_w, g.in_w, g.out_w);
+      for (int64_t oh = 0; oh < g.out_h; ++oh) {
+        const int64_t ih = oh * g.stride_h - g.pad_h + i * g.dil_h;
+        if (ih >= 0 && ih < g.in_h) tap(i, j, oh, ih, col_offset, r);
+      }
+    }
+}
+
+void depthwise_forward(const ConvGeometry& g, const float* X, const float* W, const float* B, float* Y) {
+  const int64_t Og = g.out_channels_per_group(), L = g.out_plane(), sw = g.stride_w;
+#pragma omp parallel for schedule(static) if (worth_threads(g))
+  for (int64_t plane = 0; plane < g.batch * g.out_channels; ++plane) {
+    const int64_t n = plane / g.out_channels, o = plane % g.out_channels;
+    const float* x = X + (n * g.in_channels + o / Og) * g.in_plane();
+    const float* w = W + o * g.kernel_area();
+    float* y = Y + plane * L;
+    std::fill(y, y + L, B ? B[o] : 0.f);
+    for_each_depthwise_tap(g, [&](int64_t i, int64_t j, int64_t oh, int64_t ih, int64_t off, cpu::ValidRange r) {
+      const float wv = w[i * g.kernel_w + j];
+      const float* x_row = x + ih * g.in_w;
+      float* y_row = y + oh * g.out_w;
+      if (sw == 1) {
+        for (int64_t ow = r.lo; ow < r.hi; ++ow) y_row[ow] += wv * x_row[ow + off];
+      } else {
+        for (int64_t ow = r.lo; ow < r.hi; ++ow) y_row[ow] += wv * x_row[ow * sw + off];
+      }
+    });
+  }
+}
+
+// grad_x plane (n, c) gathers from the Og output planes that read it: no races.
+void depthwise_backward_input(const ConvGeometry& g, const float* GO, const float* W, float* GX) {
+  const int64_t Og = g.out_channels_per_group(), L = g.out_plane(), sw = g.stride_w;
+#pragma omp parallel for schedule(static) if (worth_threads(g))
+  for (int64_t plane = 0; plane < g.batch * g.in_channels; ++plane) {
+    const int64_t n = plane / g.in_channels, c = plane % g.in_channels;
+    float* gx = GX + plane * g.in_plane();
+    std::memset(gx, 0, sizeof(float) * g.in_plane());
+    for (int64_t o = c * Og; o < (c + 1) * Og; ++o) {
+      const float* go = GO + (n * g.out_channels + o) * L;
+      const float* w = W + o * g.kernel_area();
+      for_each_depthwise_tap(g, [&](int64_t i, int64_t j, int64_t oh, int64_t ih, int64_t off, cpu::ValidRange r) {
+        const float wv = w[i * g.kernel_w + j];
+        float* gx_row = gx + ih * g.in_w;
+        const float* go_row = go + oh * g.out_w;
+        if (sw == 1) {
+          for (int64_t ow = r.lo; ow < r.hi; ++ow) gx_row[ow + off] += wv * go_row[ow];
+        } else {
+          for (int64_t ow = r.lo; ow < r.hi; ++ow) gx_row[ow * sw + off] += wv * go_row[ow];
+        }
+      });
+    }
+  }
+}
+
+// grad_w[o] is a kH x kW block of dot products summed over the batch; one thread per o.
+// Each row's dot product is summed in float (vectorised), the totals in double.
+void depthwise_backward_weight(const ConvGeometry& g, const float* GO, const float* X, float* GW) {
+  const int64_t Og = g.out_channels_per_group(), L = g.out_plane(), sw = g.stride_w, area = g.kernel_area();
+#pragma omp parallel if (worth_threads(g))
+  {
+    std::vector<double> sums(static_cast<size_t>(area));
+#pragma omp for schedule(static)
+    for (int64_t o = 0; o < g.out_channels; ++o) {
+      std::fill(sums.begin(), sums.end(), 0.0);
+      for (int64_t n = 0; n < g.batch; ++n) {
+        const float* go = GO + (n * g.out_channels + o) * L;
+        const float* x = X + (n * g.in_channels + o / Og) * g.in_plane();
+        for_each_depthwise_tap(g, [&](int64_t i, int64_t j, int64_t oh, int64_t ih, int64_t off, cpu::ValidRange r) {
+          const float* x_row = x + ih * g.in_w;
+          const float* go_row = go + oh * g.out_w;
+          float dot = 0.f;
+          if (sw == 1) {
+#pragma omp simd reduction(+ : dot)
+            for (int64_t ow = r.lo; ow < r.hi; ++ow) dot += go_row[ow] * x_row[ow + off];
+          } else {
+            for (int64_t ow = r.lo; ow < r.hi; ++ow) dot += go_row[ow] * x_row[ow * sw + off];
+          }
+          sums[size_t(i * g.kernel_w + j)] += dot;
+        });
+      }
+      for (int64_t k = 0; k < area; ++k) GW[o * area + k] = float(sums[size_t(k)]);
+    }
+  }
 }
 
 }  // namespace
@@ -112,19 +211,20 @@ void CpuBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, Te
   const float* W = w.data<float>();
   const float* B = bias.defined() ? bias.data<float>() : nullptr;
   float* Y = out.data<float>();
+  if (is_depthwise(g)) return depthwise_forward(g, X, W, B, Y);
 
   const int64_t Og = g.out_channels_per_group(), K = g.patch_size(), L = g.out_plane();
   const bool pointwise = g.is_pointwise();
   const BatchSchedule schedule(g);
   auto col_buffer = pointwise ? nullptr : scratch(schedule.slots() * g.col_size());
 
-  schedule.run([&](int64_t n, int slot, bool parallel_inside) {
+  schedule.run([&](int64_t n, int slot) {
     const float* image = X + n * g.in_channels * g.in_plane();
     float* y = Y + n * g.out_channels * L;
     const float* col = image;  // pointwise: the image already is the column matrix
     if (!pointwise) {
       float* own = col_buffer.get() + slot * g.col_size();
-      im2col_image(image, g, own, parallel_inside);
+      im2col_image(image, g, own);
       col = own;
     }
     // The bias is written first and the GEMM adds onto it (beta = 1): one pass over y.
@@ -144,20 +244,21 @@ void CpuBackend::conv2d_backward_input(const Tensor& grad_out, const Tensor& w, 
   const float* GO = grad_out.data<float>();
   const float* W = w.data<float>();
   float* GX = grad_x.data<float>();
+  if (is_depthwise(g)) return depthwise_backward_input(g, GO, W, GX);
 
   const int64_t Og = g.out_channels_per_group(), K = g.patch_size(), L = g.out_plane();
   const bool pointwise = g.is_pointwise();
   const BatchSchedule schedule(g);
   auto col_buffer = pointwise ? nullptr : scratch(schedule.slots() * g.col_size());
 
-  schedule.run([&](int64_t n, int slot, bool parallel_inside) {
+  schedule.run([&](int64_t n, int slot) {
     const float* go = GO + n * g.out_channels * L;
     float* gx = GX + n * g.in_channels * g.in_plane();
     // Pointwise: the column matrix is the input image, so the GEMM writes grad_x directly.
     float* col = pointwise ? gx : col_buffer.get() + slot * g.col_size();
     for (int64_t grp = 0; grp < g.groups; ++grp)
       sgemm(true, false, K, L, Og, W + grp * Og * K, K, go + grp * Og * L, L, 0.f, col + grp * K * L, L);
-    if (!pointwise) col2im_image(col, g, gx, parallel_inside);
+    if (!pointwise) col2im_image(col, g, gx);
   });
 }
 
@@ -174,6 +275,7 @@ void CpuBackend::conv2d_backward_weight(const Tensor& grad_out, const Tensor& x,
   }
   const float* GO = grad_out.data<float>();
   const float* X = x.data<float>();
+  if (is_depthwise(g)) return depthwise_backward_weight(g, GO, X, GW);
 
   const int64_t Og = g.out_channels_per_group(), K = g.patch_size(), L = g.out_plane();
   const bool pointwise = g.is_pointwise();
@@ -184,13 +286,13 @@ void CpuBackend::conv2d_backward_weight(const Tensor& grad_out, const Tensor& x,
   auto partials = scratch((schedule.slots() - 1) * weight_numel);
   std::vector<char> slot_started(schedule.slots(), 0);
 
-  schedule.run([&](int64_t n, int slot, bool parallel_inside) {
+  schedule.run([&](int64_t n, int slot) {
     const float* image = X + n * g.in_channels * g.in_plane();
     const float* go = GO + n * g.out_channels * L;
     const float* col = image;
     if (!pointwise) {
       float* own = col_buffer.get() + slot * g.col_size();
-      im2col_image(image, g, own, parallel_inside);
+      im2col_image(image, g, own);
       col = own;
     }
     float* acc = slot == 0 ? GW : partials.get() + (slot - 1) * weight_numel;
@@ -200,9 +302,10 @@ void CpuBackend::conv2d_backward_weight(const Tensor& grad_out, const Tensor& x,
     slot_started[slot] = 1;
   });
 
-  const float* partial = partials.get();
   const int slots = schedule.slots();
-#pragma omp parallel for schedule(static) if (weight_numel > 16384)
+  if (slots == 1) return;  // images in turn: everything went straight into grad_w
+  const float* partial = partials.get();
+#pragma omp parallel for schedule(static) if (weight_numel * slots >= kParallelMinWork)
   for (int64_t i = 0; i < weight_numel; ++i) {
     float s = GW[i];
     for (int t = 1; t < slots; ++t)
