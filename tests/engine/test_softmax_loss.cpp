@@ -97,6 +97,30 @@ class SoftmaxLossTest : public QObject {
     NL_EXPECT_CLOSE(log_softmax(z, 0), to_tensor(softmax_ref(z, 0, true), z.shape()), 1e-4, 1e-4);
   }
 
+  void softmaxIsAccurateForTinyProbabilities() {
+    // Probabilities down to e^-80 must keep their relative accuracy (no atol to hide behind).
+    std::vector<float> v;
+    for (int k = 0; k < 81; ++k) v.push_back(-static_cast<float>(k) + 0.37f * (k % 3));
+    Tensor x = tensor(v, {1, 81});
+    NL_EXPECT_CLOSE(softmax(x, 1), to_tensor(softmax_ref(x, 1, false), x.shape()), 1e-5, 0);
+    NL_EXPECT_CLOSE(log_softmax(x, 1), to_tensor(softmax_ref(x, 1, true), x.shape()), 1e-5, 1e-6);
+  }
+
+  void softmaxOfMaskedLogits() {
+    // -inf entries (attention masks) get exactly zero probability; NaN stays NaN.
+    const float inf = std::numeric_limits<float>::infinity();
+    Tensor x = tensor(std::vector<float>{0.5f, -inf, 1.5f, -inf, 2.0f, -inf}, {2, 3});
+    auto y = softmax(x, 1).to_vector<double>();
+    QCOMPARE(y[1], 0.0);
+    QCOMPARE(y[3], 0.0);
+    QCOMPARE(y[5], 0.0);
+    QVERIFY(std::fabs(y[0] - 1 / (1 + std::exp(1.0))) < 1e-6);
+    QVERIFY(std::fabs(y[4] - 1) < 1e-6);
+    QVERIFY(std::isinf(log_softmax(x, 1).to_vector<double>()[1]));
+    Tensor with_nan = tensor(std::vector<float>{0.0f, std::numeric_limits<float>::quiet_NaN()}, {1, 2});
+    for (double p : softmax(with_nan, 1).to_vector<double>()) QVERIFY(std::isnan(p));
+  }
+
   void softmaxGradients() {
     NL_GRADCHECK([](const std::vector<Tensor>& in) { return softmax(in[0], -1); }, {param({3, 5}, -2, 2, 11)});
     NL_GRADCHECK([](const std::vector<Tensor>& in) { return log_softmax(in[0], 1); }, {param({3, 5}, -2, 2, 12)});
