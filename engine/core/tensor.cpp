@@ -168,6 +168,9 @@ Tensor tensor(const std::vector<float>& values, const Shape& shape, bool require
   if (requires_grad) t.requires_grad_(true);
   return t;
 }
+Tensor tensor(std::initializer_list<float> values, const Shape& shape, bool requires_grad) {
+  return tensor(std::vector<float>(values), shape, requires_grad);
+}
 Tensor tensor(const std::vector<int64_t>& values, const Shape& shape) {
   return from_buffer(values.data(), values.size() * sizeof(int64_t), shape, DType::Int64);
 }

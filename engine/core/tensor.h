@@ -140,5 +140,7 @@ Tensor uniform(const Shape& shape, double low, double high, const TensorOptions&
 Tensor from_buffer(const void* data, size_t nbytes, const Shape& shape, DType dtype);
 Tensor tensor(const std::vector<float>& values, const Shape& shape, bool requires_grad = false);
 Tensor tensor(const std::vector<int64_t>& values, const Shape& shape);
+// Literal lists are float32: tensor({1, 2, 3}, {3}).
+Tensor tensor(std::initializer_list<float> values, const Shape& shape, bool requires_grad = false);
 
 }  // namespace nl

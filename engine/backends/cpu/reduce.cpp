@@ -68,8 +68,8 @@ Acc<T> reduce_run(ReduceOp op, const T* p, int64_t n, int64_t s) {
     if (s == 1) {
       // Float partial sums over blocks (vectorised), blocks summed in double for accuracy.
       Acc<T> total = 0;
-      for (int64_t b = 0; b < n; b += 4096) {
-        int64_t e = std::min(n, b + 4096);
+      for (int64_t b = 0; b < n; b += 256) {
+        int64_t e = std::min(n, b + 256);
         T part = 0;
 #pragma omp simd reduction(+ : part)
         for (int64_t i = b; i < e; ++i) part += p[i];

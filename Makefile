@@ -1,0 +1,34 @@
+# Netloom's two everyday commands: `make run` and `make test` (plus build and benchmarks).
+# Each installs missing Debian packages first, then configures and builds with CMake/Ninja.
+BUILD_DIR ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS ?= $(shell nproc)
+
+.PHONY: all deps configure build run test bench clean
+
+all: build
+
+deps:
+	@bash tools/install-deps.sh
+
+configure: deps
+	@if [ ! -f $(BUILD_DIR)/build.ninja ]; then \
+	  cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE); \
+	fi
+
+build: configure
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# Until the application lands, Netloom's main job is the engine demo: train an MLP on the
+# two-spirals set and print the loss.
+run: build
+	@$(BUILD_DIR)/engine/netloom-demo
+
+test: build
+	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+bench: build
+	@bash tests/benchmarks/run.sh $(BUILD_DIR)
+
+clean:
+	rm -rf $(BUILD_DIR)

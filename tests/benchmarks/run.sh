@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Runs every benchmark program and prints their JSON lines (make bench).
+set -euo pipefail
+build=${1:-build}
+for b in "$build"/tests/benchmarks/bench_*; do
+  [ -x "$b" ] || continue
+  "$b"
+done
