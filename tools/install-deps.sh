@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libopenblas-dev
+  zlib1g-dev libpng-dev libjpeg-dev
   qt6-base-dev
   nlohmann-json3-dev
 )

@@ -38,6 +38,33 @@ Tensor validate(const Node& producer, size_t index, const Edge& edge, Tensor g) 
 }
 }  // namespace
 
+// Note [Iterative graph release]: when the last reference to a node goes, its edges (and
+// the tensors its backward rule saved) drop theirs, which may free the next node, and so on
+// down the chain. Instead of recursing, nodes whose last reference is being dropped are
+// parked in a per-thread list and freed by the outermost release, one at a time.
+void release_node_iteratively(std::shared_ptr<Node>&& node) {
+  thread_local std::vector<std::shared_ptr<Node>> pending;
+  thread_local bool draining = false;
+  if (!node) return;
+  if (node.use_count() > 1) {
+    node.reset();
+    return;
+  }
+  pending.push_back(std::move(node));
+  if (draining) return;
+  draining = true;
+  while (!pending.empty()) {
+    std::shared_ptr<Node> n = std::move(pending.back());
+    pending.pop_back();
+    n.reset();  // its destructor may park more nodes
+  }
+  draining = false;
+}
+
+Node::~Node() {
+  for (Edge& e : edges) release_node_iteratively(std::move(e.fn));
+}
+
 bool grad_enabled() { return t_grad_enabled; }
 void set_grad_enabled(bool on) { t_grad_enabled = on; }
 

@@ -28,8 +28,12 @@ struct Edge {
   Device device;
 };
 
+// Drops a reference to a node without recursing: a graph of a million chained ops would
+// otherwise be freed by a million nested destructors and overflow the stack.
+void release_node_iteratively(std::shared_ptr<Node>&& node);
+
 struct Node : std::enable_shared_from_this<Node> {
-  virtual ~Node() = default;
+  virtual ~Node();
   virtual const char* name() const = 0;
   // Gradient of the output → gradients for each edge (undefined tensor = none).
   virtual std::vector<Tensor> apply(const Tensor& grad_output) = 0;

@@ -11,6 +11,8 @@
 
 namespace nl {
 
+TensorImpl::~TensorImpl() { release_node_iteratively(std::move(grad_fn)); }
+
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   for (int64_t d : shape) NL_CHECK(d >= 0, "empty: negative dimension in shape ", shape.str());
   auto impl = std::make_shared<TensorImpl>();

@@ -27,6 +27,7 @@ struct Node;
 class Generator;
 
 struct TensorImpl {
+  ~TensorImpl();  // releases long autograd chains iteratively (see engine/autograd/engine.cpp)
   std::shared_ptr<Storage> storage;
   Shape shape;
   Shape strides;

@@ -132,7 +132,7 @@ Tensor var(const Tensor& x_in, const std::vector<int64_t>& dims, int64_t correct
   return div(ss, denom > 0 ? denom : 0.0);  // as PyTorch: 0 or fewer degrees of freedom give inf/nan
 }
 
-Tensor std(const Tensor& x, const std::vector<int64_t>& dims, int64_t correction, bool keepdim) {
+Tensor stddev(const Tensor& x, const std::vector<int64_t>& dims, int64_t correction, bool keepdim) {
   return sqrt(var(x, dims, correction, keepdim));
 }
 

@@ -125,6 +125,17 @@ class TestAutograd : public QObject {
     NL_GRADCHECK([](const std::vector<Tensor>& in) { return in[0].transpose(0, 2).contiguous().clone(); }, {x});
   }
 
+  void very_deep_graphs_neither_recurse_in_backward_nor_in_release() {
+    Tensor x = ones({1}).requires_grad_();
+    {
+      Tensor y = x;
+      for (int i = 0; i < 300000; ++i) y = mul(add(y, 1.0), 1.0);
+      sum(y).backward(Tensor(), true);
+      QCOMPARE(x.grad().item(), 1.0);
+    }  // the 600,000-node graph is freed here without overflowing the stack
+    QVERIFY(x.grad().defined());
+  }
+
   void dtype_conversion_gradient() {
     Tensor x = nl::testing::param({3});
     Tensor y = x.to(DType::Float64).to(DType::Float32);
