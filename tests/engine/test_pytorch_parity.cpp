@@ -170,8 +170,8 @@ const CaseTable& reduce_cases() {
         {"amax", [](const Tensor& x, auto d, bool k) { return amax(x, d, k); }, [](const Tensor& x) { return amax(x); }},
         {"amin", [](const Tensor& x, auto d, bool k) { return amin(x, d, k); }, [](const Tensor& x) { return amin(x); }},
         {"var", [](const Tensor& x, auto d, bool k) { return var(x, d, 1, k); }, [](const Tensor& x) { return var(x); }},
-        {"std", [](const Tensor& x, auto d, bool k) { return nl::std(x, d, 1, k); },
-         [](const Tensor& x) { return nl::std(x); }},
+        {"std", [](const Tensor& x, auto d, bool k) { return stddev(x, d, 1, k); },
+         [](const Tensor& x) { return stddev(x); }},
         {"logsumexp", [](const Tensor& x, auto d, bool k) { return logsumexp(x, d, k); },
          [](const Tensor& x) { return logsumexp(x, {0, 1, 2}); }},
     };
@@ -195,7 +195,7 @@ const CaseTable& reduce_cases() {
     for (int64_t c : {0, 2}) {
       t["var_correction" + std::to_string(c)] = [c](const Inputs& in) -> Outputs { return {var(in[0], {1}, c)}; };
       t["std_correction" + std::to_string(c)] = [c](const Inputs& in) -> Outputs {
-        return {nl::std(in[0], {0, 2}, c, true)};
+        return {stddev(in[0], {0, 2}, c, true)};
       };
     }
     t["amax_ties"] = [](const Inputs& in) -> Outputs { return {amax(in[0], {1})}; };
