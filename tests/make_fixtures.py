@@ -151,6 +151,11 @@ def elementwise_cases():
         "mul_scalar": (lambda x: x * -2.5, lambda r: r.normal(3, 5)),
         "div_scalar": (lambda x: x / 4.0, lambda r: r.normal(3, 5)),
         "rsub_scalar": (lambda x: 2.0 - x, lambda r: r.normal(3, 5)),
+        # Far into the saturated tails, where a naive exp overflows.
+        "sigmoid_wide": (torch.sigmoid, lambda r: r.uniform(-60, 60, 3, 5)),
+        "tanh_wide": (torch.tanh, lambda r: r.uniform(-30, 30, 3, 5)),
+        "silu_wide": (F.silu, lambda r: r.uniform(-60, 60, 3, 5)),
+        "gelu_wide": (F.gelu, lambda r: r.uniform(-12, 12, 3, 5)),
     }
     for name, (fn, make) in unary.items():
         add_case(fam, name, fn, lambda r: [make(r)])
@@ -283,6 +288,12 @@ def reduce_cases():
     add_case(fam, "logsumexp_large", lambda x: torch.logsumexp(x, [1]), lambda r: [r.normal(3, 4, scale=50) + 100])
     # Integer input promotes to float32.
     add_case(fam, "mean_int64", lambda x: x.float().mean([1]), lambda r: [r.index(10, 3, 4)])
+    # Edge cases: a single element with correction 1 (nan, as PyTorch), empty reductions, -inf.
+    add_case(fam, "var_single", lambda x: torch.var(x, [1]), lambda r: [r.normal(3, 1)])
+    add_case(fam, "sum_empty", lambda x: x.sum([1]), lambda r: [r.normal(3, 0)])
+    add_case(fam, "mean_empty", lambda x: x.mean([1]), lambda r: [r.normal(3, 0)])
+    add_case(fam, "logsumexp_masked", lambda x: torch.logsumexp(x, [1]), [torch.tensor(
+        [[0.5, -float("inf"), 1.5, -0.25], [-float("inf")] * 4, [2.0, 1.0, -float("inf"), -float("inf")]])])
     for op, fn in [("argmax", torch.argmax), ("argmin", torch.argmin)]:
         for suffix, dim, keep in [("d0", 0, False), ("d1_keepdim", 1, True), ("neg1", -1, False)]:
             add_case(fam, f"{op}_{suffix}", lambda x, fn=fn, d=dim, k=keep: fn(x, d, k), lambda r: [r.distinct(3, 4, 5)])
@@ -310,6 +321,9 @@ def matmul_cases():
     add_case(fam, "matmul_strided", lambda a, b: a[::2] @ b[:, 1:], lambda r: [r.normal(6, 4), r.normal(4, 6)])
     # A stride-0 batch dimension on the right operand.
     add_case(fam, "matmul_expanded", lambda a, b: a @ b.expand(3, 4, 2), lambda r: [r.normal(3, 2, 4), r.normal(1, 4, 2)])
+    # Empty inner dimension: the product is all zeros.
+    for name, sa, sb in [("empty_k", (2, 0), (0, 3)), ("bmm_empty_k", (2, 3, 0), (2, 0, 4)), ("dot_empty", (0,), (0,))]:
+        add_case(fam, "matmul_" + name, torch.matmul, lambda r, sa=sa, sb=sb: [r.normal(*sa), r.normal(*sb)])
     add_case(fam, "linear", F.linear, lambda r: [r.normal(3, 4), r.normal(5, 4), r.normal(5)])
     add_case(fam, "linear_nobias", F.linear, lambda r: [r.normal(3, 4), r.normal(5, 4)])
     add_case(fam, "linear_3d", F.linear, lambda r: [r.normal(2, 3, 4), r.normal(5, 4), r.normal(5)])
@@ -366,6 +380,7 @@ def movement_cases():
     add_case(fam, "cat_transposed", lambda a, b: torch.cat([a.t(), b], 0), lambda r: [r.normal(4, 3), r.normal(2, 4)])
     # Mixed dtypes promote; only the float input has a gradient.
     add_case(fam, "cat_int64_float", lambda a, b: torch.cat([a, b], 0), lambda r: [r.index(5, 2, 3), r.normal(1, 3)])
+    add_case(fam, "cat_with_empty", lambda *t: torch.cat(t, 0), lambda r: [r.normal(2, 3), r.normal(0, 3), r.normal(1, 3)])
     add_case(fam, "stack_d0", lambda *t: torch.stack(t, 0), lambda r: [r.normal(3, 4), r.normal(3, 4), r.normal(3, 4)])
     add_case(fam, "stack_d1", lambda *t: torch.stack(t, 1), lambda r: [r.normal(3, 4), r.normal(3, 4)])
     add_case(fam, "stack_neg1", lambda *t: torch.stack(t, -1), lambda r: [r.normal(3, 4), r.normal(3, 4)])
@@ -478,6 +493,9 @@ def norm_cases():
              lambda r: [r.normal(3, 4, scale=0.3), r.normal(4), r.normal(4)])
     add_case(fam, "layer_norm_transposed", lambda x, w, b: F.layer_norm(x.t(), [3], w, b),
              lambda r: [r.normal(3, 4), r.normal(3), r.normal(3)])
+    # Rows with zero variance: the output is the bias; the gradient leans on eps.
+    add_case(fam, "layer_norm_constant_rows", lambda x, w, b: F.layer_norm(x, [4], w, b),
+             lambda r: [r.normal(3, 1).expand(3, 4).contiguous(), r.normal(4), r.normal(4)])
 
 
 def softmax_cases():
@@ -490,6 +508,9 @@ def softmax_cases():
         add_case(fam, op + "_large", lambda x, fn=fn: fn(x, 1), lambda r: [r.normal(3, 4, scale=30) + 80])
         add_case(fam, op + "_1d", lambda x, fn=fn: fn(x, 0), lambda r: [r.normal(6)])
         add_case(fam, op + "_transposed", lambda x, fn=fn: fn(x.t(), 1), lambda r: [r.normal(5, 3)])
+        # Masked entries (-inf, as in attention), never a whole row.
+        add_case(fam, op + "_masked", lambda x, fn=fn: fn(x, 1), [torch.tensor(
+            [[0.5, -float("inf"), 1.5, -0.25], [-float("inf"), 2.0, 0.0, -float("inf")]])])
 
 
 def loss_cases():
@@ -526,6 +547,10 @@ def loss_cases():
             flat[2] = ignore
         add_case(fam, name, fn, [x, t])
     add_case(fam, "cross_entropy_transposed", lambda x, t: F.cross_entropy(x.t(), t), lambda r: [r.normal(5, 3), r.index(5, 3)])
+    add_case(fam, "cross_entropy_smoothing_ignore_none", ce("none", smoothing=0.1),
+             lambda r: [r.normal(3, 4), torch.tensor([1, -100, 3])])
+    # Every target ignored: PyTorch's mean is 0/0 = nan, and the gradient is zero.
+    add_case(fam, "cross_entropy_all_ignored", ce(), lambda r: [r.normal(3, 4), torch.tensor([-100, -100, -100])])
 
 
 def indexing_cases():
@@ -544,6 +569,8 @@ def indexing_cases():
         add_case(fam, name, lambda x, i, d=dim: torch.index_select(x, d, i), lambda r: [r.normal(3, 4, 5), torch.tensor(idx)])
     add_case(fam, "index_select_transposed", lambda x, i: torch.index_select(x.t(), 0, i),
              lambda r: [r.normal(3, 4), torch.tensor([3, 0, 3])])
+    add_case(fam, "index_select_empty", lambda x, i: torch.index_select(x, 1, i),
+             lambda r: [r.normal(3, 4), torch.zeros(0, dtype=torch.int64)])
 
 
 # ---- Writing -------------------------------------------------------------------------------

@@ -63,6 +63,10 @@ const CaseTable& elementwise_cases() {
         {"mul_scalar", [](const Tensor& x) { return mul(x, -2.5); }},
         {"div_scalar", [](const Tensor& x) { return div(x, 4.0); }},
         {"rsub_scalar", [](const Tensor& x) { return 2.0 - x; }},
+        {"sigmoid_wide", [](const Tensor& x) { return sigmoid(x); }},
+        {"tanh_wide", [](const Tensor& x) { return tanh(x); }},
+        {"silu_wide", [](const Tensor& x) { return silu(x); }},
+        {"gelu_wide", [](const Tensor& x) { return gelu(x); }},
         {"logical_not", [](const Tensor& x) { return logical_not(x); }},
         {"isnan", [](const Tensor& x) { return isnan(x); }},
         {"sum_to", [](const Tensor& x) { return sum_to(x, {3, 1}); }},
@@ -204,6 +208,10 @@ const CaseTable& reduce_cases() {
     t["amin_ties_all"] = [](const Inputs& in) -> Outputs { return {amin(in[0])}; };
     t["logsumexp_large"] = [](const Inputs& in) -> Outputs { return {logsumexp(in[0], {1})}; };
     t["mean_int64"] = [](const Inputs& in) -> Outputs { return {mean(in[0], {1})}; };
+    t["var_single"] = [](const Inputs& in) -> Outputs { return {var(in[0], {1})}; };
+    t["sum_empty"] = [](const Inputs& in) -> Outputs { return {sum(in[0], {1})}; };
+    t["mean_empty"] = t["mean_int64"];
+    t["logsumexp_masked"] = t["logsumexp_large"];
     using ArgFn = Tensor (*)(const Tensor&, int64_t, bool);
     for (auto [op, arg] : {std::pair<std::string, ArgFn>{"argmax", argmax}, {"argmin", argmin}}) {
       ArgFn f = arg;
@@ -222,7 +230,8 @@ const CaseTable& matmul_cases() {
     CaseTable t;
     auto mm = [](const Inputs& in) -> Outputs { return {matmul(in[0], in[1])}; };
     for (const char* shapes : {"dot", "vm", "mv", "mm", "bmm", "bcast_3d_2d", "bcast_2d_3d", "bcast_batch",
-                               "batched_vec", "vec_batched", "bmm_1x1"})
+                               "batched_vec", "vec_batched", "bmm_1x1", "empty_k",
+                               "bmm_empty_k", "dot_empty"})
       t[std::string("matmul_") + shapes] = mm;
     t["matmul_transposed_a"] = [](const Inputs& in) -> Outputs { return {matmul(in[0].t(), in[1])}; };
     t["matmul_transposed_b"] = [](const Inputs& in) -> Outputs { return {matmul(in[0], in[1].t())}; };
@@ -292,6 +301,7 @@ const CaseTable& movement_cases() {
     t["cat_neg1"] = [](const Inputs& in) -> Outputs { return {cat(in, -1)}; };
     t["cat_transposed"] = [](const Inputs& in) -> Outputs { return {cat({in[0].t(), in[1]}, 0)}; };
     t["cat_int64_float"] = t["cat_d0"];
+    t["cat_with_empty"] = t["cat_d0"];
     t["stack_d0"] = [](const Inputs& in) -> Outputs { return {stack(in, 0)}; };
     t["stack_d1"] = [](const Inputs& in) -> Outputs { return {stack(in, 1)}; };
     t["stack_neg1"] = [](const Inputs& in) -> Outputs { return {stack(in, -1)}; };

@@ -126,6 +126,7 @@ const CaseTable& norm_cases() {
       return {batch_norm(in[0], in[1], in[2], Tensor(), Tensor(), true)};
     };
     t["layer_norm"] = [](const Inputs& in) -> Outputs { return {layer_norm(in[0], {4}, in[1], in[2])}; };
+    t["layer_norm_constant_rows"] = t["layer_norm"];
     t["layer_norm_2dims"] = [](const Inputs& in) -> Outputs { return {layer_norm(in[0], {3, 4}, in[1], in[2])}; };
     t["layer_norm_noaffine"] = [](const Inputs& in) -> Outputs { return {layer_norm(in[0], {5})}; };
     t["layer_norm_eps"] = [](const Inputs& in) -> Outputs { return {layer_norm(in[0], {4}, in[1], in[2], 0.1)}; };
@@ -147,6 +148,7 @@ const CaseTable& softmax_cases() {
         t[name + "_d" + std::to_string(d)] = [f, d](const Inputs& in) -> Outputs { return {f(in[0], d)}; };
       t[name + "_neg1"] = [f](const Inputs& in) -> Outputs { return {f(in[0], -1)}; };
       t[name + "_large"] = [f](const Inputs& in) -> Outputs { return {f(in[0], 1)}; };
+      t[name + "_masked"] = t[name + "_large"];
       t[name + "_1d"] = [f](const Inputs& in) -> Outputs { return {f(in[0], 0)}; };
       t[name + "_transposed"] = [f](const Inputs& in) -> Outputs { return {f(in[0].t(), 1)}; };
     }
@@ -173,6 +175,8 @@ const CaseTable& loss_cases() {
     t["cross_entropy_smoothing_sum"] = ce(Reduction::Sum, -100, 0.2);
     t["cross_entropy_smoothing_none"] = ce(Reduction::None, -100, 0.1);
     t["cross_entropy_smoothing_ignore"] = ce(Reduction::Mean, -100, 0.1);
+    t["cross_entropy_smoothing_ignore_none"] = ce(Reduction::None, -100, 0.1);
+    t["cross_entropy_all_ignored"] = ce();
     t["cross_entropy_nd"] = ce();
     t["cross_entropy_nd_none"] = ce(Reduction::None);
     t["cross_entropy_nd2"] = ce();
@@ -197,7 +201,7 @@ const CaseTable& indexing_cases() {
     }
     t["gather_transposed"] = [](const Inputs& in) -> Outputs { return {gather(in[0].t(), 1, in[1])}; };
     for (auto [name, dim] : std::vector<std::pair<std::string, int64_t>>{
-             {"index_select_d0", 0}, {"index_select_d1", 1}, {"index_select_neg1", -1}}) {
+             {"index_select_d0", 0}, {"index_select_d1", 1}, {"index_select_neg1", -1}, {"index_select_empty", 1}}) {
       int64_t d = dim;
       t[name] = [d](const Inputs& in) -> Outputs { return {index_select(in[0], d, in[1])}; };
     }
