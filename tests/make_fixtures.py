@@ -4,7 +4,8 @@
 Each named case holds the inputs of one engine op call, PyTorch's output, a random upstream
 gradient G of that output and PyTorch's gradients of sum(out * G) with respect to every
 float input. tests/engine/test_pytorch_parity*.cpp replays each case through Netloom, so the
-engine is checked against PyTorch without PyTorch being installed at test time.
+engine is checked against PyTorch without PyTorch being installed at test time. The cases of
+the network-layer families live in make_fixtures_nn.py.
 
 Tensor names: <case>.in0, .in1 ... (inputs), .out, .out1 ... (outputs), .gout, .gout1 ...
 (G for each output that carries a gradient), .grad0, .grad1 ... (gradient of input K, for the
@@ -21,6 +22,8 @@ import zlib
 
 import torch
 import torch.nn.functional as F
+
+from make_fixtures_nn import nn_cases
 
 DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 FAMILIES = {}  # family -> {case -> {field -> tensor}}
@@ -230,6 +233,21 @@ def elementwise_cases():
 
     # Nl::sum_to(x, [3, 1]): the reduction that undoes broadcasting.
     add_case(fam, "sum_to", lambda x: x.sum(0).sum(1, keepdim=True), lambda r: [r.normal(2, 3, 4)])
+    # One input used twice: autograd must add both contributions.
+    add_case(fam, "mul_self", lambda x: x * x, lambda r: [r.normal(3, 4)])
+    add_case(fam, "add_self_transposed", lambda x: x + x.t(), lambda r: [r.normal(4, 4)])
+    # PyTorch's conventions exactly at kinks and ties (the random cases above avoid them):
+    # relu'(0) = 0, abs'(0) = 0, leaky_relu'(0) = slope, clamp passes the gradient at its
+    # bounds, maximum/minimum split it evenly between equal operands.
+    kinks = [0.0, -0.5, 0.7, 1.0, -1.0, 0.0]
+    for name, fn, values in [("relu_at_zero", torch.relu, [0.0, 1.0, -1.0, 0.0]),
+                             ("abs_at_zero", torch.abs, [0.0, 1.0, -1.0, 0.0]),
+                             ("leaky_relu_at_zero", F.leaky_relu, [0.0, 1.0, -1.0, 0.0]),
+                             ("sign_at_zero", torch.sign, [0.0, 1.0, -1.0, 0.0]),
+                             ("clamp_at_bounds", lambda x: torch.clamp(x, -0.5, 0.7), kinks)]:
+        add_case(fam, name, fn, [torch.tensor(values)])
+    for name, fn in [("maximum_ties", torch.maximum), ("minimum_ties", torch.minimum)]:
+        add_case(fam, name, fn, lambda r: [r.index(3, 3, 4) * 0.5, r.index(3, 3, 4) * 0.5])
 
     # In-place updates (no autograd): the result is the updated tensor.
     add_case(fam, "add_inplace", lambda s, o: s.clone().add_(o, alpha=0.5), lambda r: [r.normal(3, 4), r.normal(4)],
@@ -292,6 +310,10 @@ def reduce_cases():
     add_case(fam, "var_single", lambda x: torch.var(x, [1]), lambda r: [r.normal(3, 1)])
     add_case(fam, "sum_empty", lambda x: x.sum([1]), lambda r: [r.normal(3, 0)])
     add_case(fam, "mean_empty", lambda x: x.mean([1]), lambda r: [r.normal(3, 0)])
+    add_case(fam, "sum_int64", lambda x: x.sum([0]), lambda r: [r.index(10, 3, 4) - 5])  # stays int64
+    # Ties: argmax/argmin return the first extreme index.
+    add_case(fam, "argmax_ties", lambda x: torch.argmax(x, 1), lambda r: [r.index(3, 4, 6).float()])
+    add_case(fam, "argmin_ties", lambda x: torch.argmin(x, 1), lambda r: [r.index(3, 4, 6).float()])
     add_case(fam, "logsumexp_masked", lambda x: torch.logsumexp(x, [1]), [torch.tensor(
         [[0.5, -float("inf"), 1.5, -0.25], [-float("inf")] * 4, [2.0, 1.0, -float("inf"), -float("inf")]])])
     for op, fn in [("argmax", torch.argmax), ("argmin", torch.argmin)]:
@@ -321,6 +343,7 @@ def matmul_cases():
     add_case(fam, "matmul_strided", lambda a, b: a[::2] @ b[:, 1:], lambda r: [r.normal(6, 4), r.normal(4, 6)])
     # A stride-0 batch dimension on the right operand.
     add_case(fam, "matmul_expanded", lambda a, b: a @ b.expand(3, 4, 2), lambda r: [r.normal(3, 2, 4), r.normal(1, 4, 2)])
+    add_case(fam, "matmul_self_t", lambda x: x @ x.t(), lambda r: [r.normal(3, 4)])
     # Empty inner dimension: the product is all zeros.
     for name, sa, sb in [("empty_k", (2, 0), (0, 3)), ("bmm_empty_k", (2, 3, 0), (2, 0, 4)), ("dot_empty", (0,), (0,))]:
         add_case(fam, "matmul_" + name, torch.matmul, lambda r, sa=sa, sb=sb: [r.normal(*sa), r.normal(*sb)])
@@ -380,6 +403,7 @@ def movement_cases():
     add_case(fam, "cat_transposed", lambda a, b: torch.cat([a.t(), b], 0), lambda r: [r.normal(4, 3), r.normal(2, 4)])
     # Mixed dtypes promote; only the float input has a gradient.
     add_case(fam, "cat_int64_float", lambda a, b: torch.cat([a, b], 0), lambda r: [r.index(5, 2, 3), r.normal(1, 3)])
+    add_case(fam, "cat_self", lambda x: torch.cat([x, x], 1), lambda r: [r.normal(2, 3)])
     add_case(fam, "cat_with_empty", lambda *t: torch.cat(t, 0), lambda r: [r.normal(2, 3), r.normal(0, 3), r.normal(1, 3)])
     add_case(fam, "stack_d0", lambda *t: torch.stack(t, 0), lambda r: [r.normal(3, 4), r.normal(3, 4), r.normal(3, 4)])
     add_case(fam, "stack_d1", lambda *t: torch.stack(t, 1), lambda r: [r.normal(3, 4), r.normal(3, 4)])
@@ -400,177 +424,6 @@ def random_cases():
     add_case(fam, "dropout_eval", lambda x: F.dropout(x, 0.5, training=False), lambda r: [r.normal(3, 4)])
     add_case(fam, "dropout_p0", lambda x: F.dropout(x, 0.0, training=True), lambda r: [r.normal(3, 4)])
     add_case(fam, "dropout_p1", lambda x: F.dropout(x, 1.0, training=True), lambda r: [r.normal(3, 4)])
-
-
-# ---- Convolution and pooling (NCHW) ---------------------------------------------------------
-
-def conv_cases():
-    fam = "conv"
-    specs = {  # name: (x shape, weight shape, bias?, stride, padding, dilation, groups)
-        "conv2d": ((2, 3, 6, 6), (4, 3, 3, 3), True, 1, 0, 1, 1),
-        "conv2d_nobias": ((2, 3, 6, 6), (4, 3, 3, 3), False, 1, 0, 1, 1),
-        "conv2d_stride2": ((2, 3, 7, 7), (4, 3, 3, 3), True, 2, 0, 1, 1),
-        "conv2d_pad1": ((1, 3, 5, 5), (2, 3, 3, 3), True, 1, 1, 1, 1),
-        "conv2d_stride2_pad1": ((2, 2, 6, 6), (3, 2, 3, 3), True, 2, 1, 1, 1),
-        "conv2d_dilation2": ((1, 2, 7, 7), (3, 2, 3, 3), True, 1, 2, 2, 1),
-        "conv2d_asymmetric": ((1, 2, 6, 7), (3, 2, 3, 2), True, (2, 1), (0, 1), (1, 2), 1),
-        "conv2d_groups2": ((2, 4, 5, 5), (6, 2, 3, 3), True, 1, 1, 1, 2),
-        "conv2d_depthwise": ((2, 3, 5, 5), (3, 1, 3, 3), True, 1, 1, 1, 3),
-        "conv2d_depthwise_mult": ((1, 3, 5, 5), (6, 1, 3, 3), False, 2, 1, 1, 3),
-        "conv2d_1x1": ((2, 4, 3, 3), (5, 4, 1, 1), True, 1, 0, 1, 1),
-        "conv2d_rect": ((1, 2, 5, 8), (2, 2, 2, 3), True, (1, 2), (1, 0), 1, 1),
-    }
-    for name, (sx, sw, has_bias, stride, pad, dil, groups) in specs.items():
-        add_case(fam, name, lambda x, w, b=None, s=stride, p=pad, d=dil, g=groups: F.conv2d(x, w, b, s, p, d, g),
-                 lambda r, sx=sx, sw=sw, bias=has_bias: [r.normal(*sx), r.normal(*sw, scale=0.5)]
-                 + ([r.normal(sw[0])] if bias else []))
-    # Input stored NHWC, viewed as NCHW.
-    add_case(fam, "conv2d_permuted", lambda x, w, b: F.conv2d(x.permute(0, 3, 1, 2), w, b, 1, 1),
-             lambda r: [r.normal(2, 5, 5, 3), r.normal(4, 3, 3, 3, scale=0.5), r.normal(4)])
-
-
-def pool_cases():
-    fam = "pool"
-    specs = {  # name: (x shape, kernel, stride, padding, dilation (max only), ceil_mode, count_include_pad)
-        "k2": ((2, 3, 6, 6), 2, 2, 0, 1, False, True),
-        "k3s2": ((1, 2, 7, 7), 3, 2, 0, 1, False, True),
-        "k3s1": ((1, 2, 5, 5), 3, 1, 0, 1, False, True),
-        "pad1": ((1, 2, 6, 6), 3, 2, 1, 1, False, True),
-        "pad1_nocount": ((1, 2, 6, 6), 3, 2, 1, 1, False, False),
-        "ceil": ((1, 2, 5, 5), 2, 2, 0, 1, True, True),
-        "ceil_pad_nocount": ((1, 2, 6, 6), 3, 2, 1, 1, True, False),
-        "ceil_pad": ((1, 2, 6, 6), 3, 2, 1, 1, True, True),
-        "rect": ((1, 2, 6, 7), (2, 3), (1, 2), (1, 1), 1, False, True),
-        "dilation2": ((1, 2, 7, 7), 2, 1, 0, 2, False, True),
-    }
-    for name, (sx, k, s, p, d, ceil, count) in specs.items():
-        if count:  # count_include_pad only concerns avg_pool2d
-            add_case(fam, "max_pool2d_" + name, lambda x, k=k, s=s, p=p, d=d, c=ceil: F.max_pool2d(x, k, s, p, d, c),
-                     lambda r, sx=sx: [r.distinct(*sx)])
-        if d == 1:  # avg_pool2d has no dilation
-            add_case(fam, "avg_pool2d_" + name, lambda x, k=k, s=s, p=p, c=ceil, n=count: F.avg_pool2d(x, k, s, p, c, n),
-                     lambda r, sx=sx: [r.normal(*sx)])
-    add_case(fam, "max_pool2d_permuted", lambda x: F.max_pool2d(x.permute(0, 3, 1, 2), 2, 2), lambda r: [r.distinct(2, 4, 4, 3)])
-    add_case(fam, "avg_pool2d_permuted", lambda x: F.avg_pool2d(x.permute(0, 3, 1, 2), 2, 2), lambda r: [r.normal(2, 4, 4, 3)])
-
-
-# ---- Normalisation, softmax, loss, indexing -------------------------------------------------
-
-def norm_cases():
-    fam = "norm"
-    nograd = [True, True, True, False, False]  # running statistics are state, not inputs to differentiate
-
-    def bn(training, momentum=0.1, eps=1e-5):
-        # Returns the running statistics too, so the test checks their in-place update.
-        def fn(x, w, b, rm, rv):
-            return F.batch_norm(x, rm, rv, w, b, training, momentum, eps), rm, rv
-        return fn
-
-    def bn_inputs(r, sx):
-        c = sx[1]
-        return [r.normal(*sx, scale=2) + 1, r.uniform(0.5, 1.5, c), r.normal(c), r.normal(c), r.uniform(0.5, 2, c)]
-
-    for name, sx, fn in [("batch_norm_train", (4, 3, 2, 2), bn(True)), ("batch_norm_train_2d", (5, 3), bn(True)),
-                         ("batch_norm_train_3d", (3, 2, 4), bn(True)),
-                         ("batch_norm_train_momentum", (4, 3, 2, 2), bn(True, 0.3, 1e-3)),
-                         ("batch_norm_eval", (4, 3, 2, 2), bn(False)), ("batch_norm_eval_2d", (5, 3), bn(False))]:
-        add_case(fam, name, fn, lambda r, sx=sx: bn_inputs(r, sx), grads=nograd)
-    # NHWC storage viewed as NCHW.
-    add_case(fam, "batch_norm_permuted", lambda x, w, b, rm, rv: bn(True)(x.permute(0, 3, 1, 2), w, b, rm, rv),
-             lambda r: [r.normal(2, 3, 3, 4)] + bn_inputs(r, (2, 4))[1:], grads=nograd)
-    add_case(fam, "batch_norm_train_noaffine", lambda x, rm, rv: (F.batch_norm(x, rm, rv, None, None, True), rm, rv),
-             lambda r: [r.normal(4, 3, 2), r.normal(3), r.uniform(0.5, 2, 3)], grads=[True, False, False])
-    add_case(fam, "batch_norm_eval_noaffine", lambda x, rm, rv: (F.batch_norm(x, rm, rv, None, None, False), rm, rv),
-             lambda r: [r.normal(4, 3, 2), r.normal(3), r.uniform(0.5, 2, 3)], grads=[True, False, False])
-    add_case(fam, "batch_norm_train_nostats", lambda x, w, b: F.batch_norm(x, None, None, w, b, True),
-             lambda r: [r.normal(4, 3, 2), r.uniform(0.5, 1.5, 3), r.normal(3)])
-
-    add_case(fam, "layer_norm", lambda x, w, b: F.layer_norm(x, [4], w, b), lambda r: [r.normal(2, 3, 4), r.normal(4), r.normal(4)])
-    add_case(fam, "layer_norm_2dims", lambda x, w, b: F.layer_norm(x, [3, 4], w, b),
-             lambda r: [r.normal(2, 3, 4, scale=3) + 2, r.normal(3, 4), r.normal(3, 4)])
-    add_case(fam, "layer_norm_noaffine", lambda x: F.layer_norm(x, [5]), lambda r: [r.normal(3, 5)])
-    add_case(fam, "layer_norm_eps", lambda x, w, b: F.layer_norm(x, [4], w, b, eps=0.1),
-             lambda r: [r.normal(3, 4, scale=0.3), r.normal(4), r.normal(4)])
-    add_case(fam, "layer_norm_transposed", lambda x, w, b: F.layer_norm(x.t(), [3], w, b),
-             lambda r: [r.normal(3, 4), r.normal(3), r.normal(3)])
-    # Rows with zero variance: the output is the bias; the gradient leans on eps.
-    add_case(fam, "layer_norm_constant_rows", lambda x, w, b: F.layer_norm(x, [4], w, b),
-             lambda r: [r.normal(3, 1).expand(3, 4).contiguous(), r.normal(4), r.normal(4)])
-
-
-def softmax_cases():
-    fam = "softmax"
-    for op, fn in [("softmax", F.softmax), ("log_softmax", F.log_softmax)]:
-        for dim in [0, 1, 2, -1]:
-            name = f"{op}_d{dim}" if dim >= 0 else f"{op}_neg1"
-            add_case(fam, name, lambda x, fn=fn, d=dim: fn(x, d), lambda r: [r.normal(2, 3, 4, scale=2)])
-        # Exp would overflow without the max shift.
-        add_case(fam, op + "_large", lambda x, fn=fn: fn(x, 1), lambda r: [r.normal(3, 4, scale=30) + 80])
-        add_case(fam, op + "_1d", lambda x, fn=fn: fn(x, 0), lambda r: [r.normal(6)])
-        add_case(fam, op + "_transposed", lambda x, fn=fn: fn(x.t(), 1), lambda r: [r.normal(5, 3)])
-        # Masked entries (-inf, as in attention), never a whole row.
-        add_case(fam, op + "_masked", lambda x, fn=fn: fn(x, 1), [torch.tensor(
-            [[0.5, -float("inf"), 1.5, -0.25], [-float("inf"), 2.0, 0.0, -float("inf")]])])
-
-
-def loss_cases():
-    fam = "loss"
-
-    def ce(reduction="mean", ignore_index=-100, smoothing=0.0):
-        return lambda x, t: F.cross_entropy(x, t, reduction=reduction, ignore_index=ignore_index,
-                                            label_smoothing=smoothing)
-
-    specs = {  # name: (logits shape, fn, indices set to the ignore index)
-        "cross_entropy": ((4, 5), ce(), None),
-        "cross_entropy_sum": ((4, 5), ce("sum"), None),
-        "cross_entropy_none": ((4, 5), ce("none"), None),
-        "cross_entropy_ignore": ((5, 4), ce(), -100),
-        "cross_entropy_ignore_sum": ((5, 4), ce("sum"), -100),
-        "cross_entropy_ignore_none": ((5, 4), ce("none"), -100),
-        "cross_entropy_ignore_class": ((5, 4), ce(ignore_index=2), 2),
-        "cross_entropy_smoothing": ((4, 5), ce(smoothing=0.1), None),
-        "cross_entropy_smoothing_sum": ((4, 5), ce("sum", smoothing=0.2), None),
-        "cross_entropy_smoothing_none": ((4, 5), ce("none", smoothing=0.1), None),
-        "cross_entropy_smoothing_ignore": ((5, 4), ce(smoothing=0.1), -100),
-        "cross_entropy_nd": ((2, 4, 3), ce(), None),
-        "cross_entropy_nd_none": ((2, 4, 3), ce("none"), None),
-        "cross_entropy_nd2": ((2, 3, 2, 2), ce(), None),
-        "cross_entropy_nd_ignore_smoothing": ((2, 4, 3), ce(ignore_index=1, smoothing=0.1), 1),
-    }
-    for name, (shape, fn, ignore) in specs.items():
-        r = Rand(name)
-        x = r.normal(*shape, scale=2)
-        t = r.index(shape[1], shape[0], *shape[2:])
-        if ignore is not None:  # two targets ignored (the first and the third)
-            flat = t.view(-1)
-            flat[0] = ignore
-            flat[2] = ignore
-        add_case(fam, name, fn, [x, t])
-    add_case(fam, "cross_entropy_transposed", lambda x, t: F.cross_entropy(x.t(), t), lambda r: [r.normal(5, 3), r.index(5, 3)])
-    add_case(fam, "cross_entropy_smoothing_ignore_none", ce("none", smoothing=0.1),
-             lambda r: [r.normal(3, 4), torch.tensor([1, -100, 3])])
-    # Every target ignored: PyTorch's mean is 0/0 = nan, and the gradient is zero.
-    add_case(fam, "cross_entropy_all_ignored", ce(), lambda r: [r.normal(3, 4), torch.tensor([-100, -100, -100])])
-
-
-def indexing_cases():
-    fam = "indexing"
-    # Repeated indices: their gradients accumulate into one row.
-    add_case(fam, "embedding", lambda w, i: F.embedding(i, w), lambda r: [r.normal(6, 3), torch.tensor([1, 4, 1, 0])])
-    add_case(fam, "embedding_2d", lambda w, i: F.embedding(i, w), lambda r: [r.normal(5, 4), r.index(5, 2, 3)])
-    add_case(fam, "embedding_transposed", lambda w, i: F.embedding(i, w.t()), lambda r: [r.normal(3, 6), r.index(6, 5)])
-    for name, dim, sidx in [("gather_d0", 0, (2, 3, 4)), ("gather_d1", 1, (2, 5, 4)), ("gather_d2", 2, (2, 3, 2)),
-                            ("gather_neg1", -1, (2, 3, 6)), ("gather_small", 1, (1, 2, 3))]:
-        add_case(fam, name, lambda x, i, d=dim: torch.gather(x, d, i),
-                 lambda r, d=dim, sidx=sidx: [r.normal(3, 4, 5), r.index((3, 4, 5)[d], *sidx)])
-    add_case(fam, "gather_transposed", lambda x, i: torch.gather(x.t(), 1, i), lambda r: [r.normal(5, 3), r.index(5, 3, 4)])
-    for name, dim, idx in [("index_select_d0", 0, [2, 0]), ("index_select_d1", 1, [3, 1, 1, 0, 3]),
-                           ("index_select_neg1", -1, [4, 2])]:
-        add_case(fam, name, lambda x, i, d=dim: torch.index_select(x, d, i), lambda r: [r.normal(3, 4, 5), torch.tensor(idx)])
-    add_case(fam, "index_select_transposed", lambda x, i: torch.index_select(x.t(), 0, i),
-             lambda r: [r.normal(3, 4), torch.tensor([3, 0, 3])])
-    add_case(fam, "index_select_empty", lambda x, i: torch.index_select(x, 1, i),
-             lambda r: [r.normal(3, 4), torch.zeros(0, dtype=torch.int64)])
 
 
 # ---- Writing -------------------------------------------------------------------------------
@@ -601,9 +454,9 @@ def write_safetensors(path, tensors):
 def main():
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
-    for make in [elementwise_cases, reduce_cases, matmul_cases, views_cases, movement_cases, random_cases,
-                 conv_cases, pool_cases, norm_cases, softmax_cases, loss_cases, indexing_cases]:
+    for make in [elementwise_cases, reduce_cases, matmul_cases, views_cases, movement_cases, random_cases]:
         make()
+    nn_cases(add_case)
     os.makedirs(DATA_DIR, exist_ok=True)
     total = 0
     for family in sorted(FAMILIES):

@@ -70,6 +70,13 @@ const CaseTable& elementwise_cases() {
         {"logical_not", [](const Tensor& x) { return logical_not(x); }},
         {"isnan", [](const Tensor& x) { return isnan(x); }},
         {"sum_to", [](const Tensor& x) { return sum_to(x, {3, 1}); }},
+        {"mul_self", [](const Tensor& x) { return mul(x, x); }},
+        {"add_self_transposed", [](const Tensor& x) { return add(x, x.t()); }},
+        {"relu_at_zero", [](const Tensor& x) { return relu(x); }},
+        {"abs_at_zero", [](const Tensor& x) { return abs(x); }},
+        {"leaky_relu_at_zero", [](const Tensor& x) { return leaky_relu(x); }},
+        {"sign_at_zero", [](const Tensor& x) { return sign(x); }},
+        {"clamp_at_bounds", [](const Tensor& x) { return clamp(x, -0.5, 0.7); }},
     };
     for (const auto& [name, f] : ops) unary(name, f);
     for (const char* name : {"neg", "exp", "sigmoid", "gelu", "abs", "clamp", "pow_2_5", "mul_scalar"}) {
@@ -108,6 +115,8 @@ const CaseTable& elementwise_cases() {
       add_binary(std::string(op) + "_broadcast", binary.at(op), false);
     }
     add_binary("lt_transposed", binary.at("lt"), true);
+    add_binary("maximum_ties", binary.at("maximum"), false);
+    add_binary("minimum_ties", binary.at("minimum"), false);
     add_binary("logical_and", [](const Tensor& a, const Tensor& b) { return logical_and(a, b); }, false);
     add_binary("logical_or", [](const Tensor& a, const Tensor& b) { return logical_or(a, b); }, false);
     add_binary("add_int64", binary.at("add"), false);
@@ -212,6 +221,9 @@ const CaseTable& reduce_cases() {
     t["sum_empty"] = [](const Inputs& in) -> Outputs { return {sum(in[0], {1})}; };
     t["mean_empty"] = t["mean_int64"];
     t["logsumexp_masked"] = t["logsumexp_large"];
+    t["sum_int64"] = [](const Inputs& in) -> Outputs { return {sum(in[0], {0})}; };
+    t["argmax_ties"] = [](const Inputs& in) -> Outputs { return {argmax(in[0], 1)}; };
+    t["argmin_ties"] = [](const Inputs& in) -> Outputs { return {argmin(in[0], 1)}; };
     using ArgFn = Tensor (*)(const Tensor&, int64_t, bool);
     for (auto [op, arg] : {std::pair<std::string, ArgFn>{"argmax", argmax}, {"argmin", argmin}}) {
       ArgFn f = arg;
@@ -233,6 +245,7 @@ const CaseTable& matmul_cases() {
                                "batched_vec", "vec_batched", "bmm_1x1", "empty_k",
                                "bmm_empty_k", "dot_empty"})
       t[std::string("matmul_") + shapes] = mm;
+    t["matmul_self_t"] = [](const Inputs& in) -> Outputs { return {matmul(in[0], in[0].t())}; };
     t["matmul_transposed_a"] = [](const Inputs& in) -> Outputs { return {matmul(in[0].t(), in[1])}; };
     t["matmul_transposed_b"] = [](const Inputs& in) -> Outputs { return {matmul(in[0], in[1].t())}; };
     t["matmul_transposed_both"] = [](const Inputs& in) -> Outputs { return {matmul(in[0].t(), in[1].t())}; };
@@ -302,6 +315,7 @@ const CaseTable& movement_cases() {
     t["cat_transposed"] = [](const Inputs& in) -> Outputs { return {cat({in[0].t(), in[1]}, 0)}; };
     t["cat_int64_float"] = t["cat_d0"];
     t["cat_with_empty"] = t["cat_d0"];
+    t["cat_self"] = [](const Inputs& in) -> Outputs { return {cat({in[0], in[0]}, 1)}; };
     t["stack_d0"] = [](const Inputs& in) -> Outputs { return {stack(in, 0)}; };
     t["stack_d1"] = [](const Inputs& in) -> Outputs { return {stack(in, 1)}; };
     t["stack_neg1"] = [](const Inputs& in) -> Outputs { return {stack(in, -1)}; };

@@ -46,6 +46,9 @@ const CaseTable& conv_cases() {
     t["conv2d_depthwise_mult"] = conv(conv_params({2, 2}, {1, 1}, {1, 1}, 3));
     t["conv2d_1x1"] = conv(conv_params({1, 1}, {0, 0}));
     t["conv2d_rect"] = conv(conv_params({1, 2}, {1, 0}));
+    t["conv2d_weight_permuted"] = [](const Inputs& in) -> Outputs {
+      return {conv2d(in[0], in[1].permute({3, 2, 0, 1}), Tensor(), conv_params({1, 1}, {0, 0}))};
+    };
     t["conv2d_permuted"] = [](const Inputs& in) -> Outputs {
       return {conv2d(in[0].permute({0, 3, 1, 2}), in[1], in[2], conv_params({1, 1}, {1, 1}))};
     };
@@ -93,6 +96,7 @@ const CaseTable& pool_cases() {
         t["avg_pool2d_" + name] = [p](const Inputs& in) -> Outputs { return {avg_pool2d(in[0], p)}; };
     }
     Pool2dParams k2 = specs.at("k2");
+    t["max_pool2d_ties"] = t["max_pool2d_k2"];
     t["max_pool2d_permuted"] = [k2](const Inputs& in) -> Outputs { return {max_pool2d(in[0].permute({0, 3, 1, 2}), k2)}; };
     t["avg_pool2d_permuted"] = [k2](const Inputs& in) -> Outputs { return {avg_pool2d(in[0].permute({0, 3, 1, 2}), k2)}; };
     return t;
@@ -149,6 +153,7 @@ const CaseTable& softmax_cases() {
       t[name + "_neg1"] = [f](const Inputs& in) -> Outputs { return {f(in[0], -1)}; };
       t[name + "_large"] = [f](const Inputs& in) -> Outputs { return {f(in[0], 1)}; };
       t[name + "_masked"] = t[name + "_large"];
+      t[name + "_size1"] = t[name + "_large"];
       t[name + "_1d"] = [f](const Inputs& in) -> Outputs { return {f(in[0], 0)}; };
       t[name + "_transposed"] = [f](const Inputs& in) -> Outputs { return {f(in[0].t(), 1)}; };
     }
