@@ -1,6 +1,7 @@
 // Replays the PyTorch fixtures written by tests/make_fixtures.py through Netloom's ops.
 //
-// A fixture file tests/data/pytorch_<family>.safetensors holds named cases; case C has
+// A fixture file tests/data/pytorch_<family>.safetensors (read with the engine's own
+// safetensors reader) holds named cases; case C has
 // inputs C.in0, C.in1 ..., PyTorch's outputs C.out, C.out1 ..., an upstream gradient C.gout
 // (C.gout1 ...) for each output that carries one, and PyTorch's gradients C.grad0 ... of
 // sum(out * gout) for the inputs that must get one. A test supplies a table mapping every
@@ -12,19 +13,15 @@
 #include <QtTest/QtTest>
 
 #include <QDir>
-#include <QFile>
-#include <QJsonArray>
-#include <QJsonDocument>
-#include <QJsonObject>
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <functional>
 #include <map>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "engine/io/safetensors.h"
 #include "testing.h"
 
 namespace nl::parity {
@@ -42,46 +39,6 @@ inline std::string fixture_path(const std::string& family) {
   return (data_dir() + "/pytorch_" + QString::fromStdString(family) + ".safetensors").toStdString();
 }
 
-// A plain safetensors reader for these trusted, generated files. Kept independent of the
-// engine's io code so that this suite checks ops and nothing else; it still refuses headers
-// that do not fit the file, naming the tensor.
-inline std::map<std::string, Tensor> read_fixture_file(const std::string& path) {
-  QFile f(QString::fromStdString(path));
-  if (!f.open(QIODevice::ReadOnly)) throw std::runtime_error(path + ": cannot open");
-  QByteArray bytes = f.readAll();
-  auto fail = [&](const std::string& why) { throw std::runtime_error(path + ": " + why); };
-  if (bytes.size() < 8) fail("shorter than the 8-byte header length");
-  uint64_t header_len = 0;
-  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | static_cast<uint8_t>(bytes[i]);
-  if (header_len > static_cast<uint64_t>(bytes.size() - 8)) fail("header length exceeds the file");
-  QJsonParseError err;
-  QJsonDocument doc = QJsonDocument::fromJson(bytes.mid(8, static_cast<qsizetype>(header_len)), &err);
-  if (!doc.isObject()) fail("header is not a JSON object (" + err.errorString().toStdString() + ")");
-  const char* data = bytes.constData() + 8 + header_len;
-  const uint64_t data_len = bytes.size() - 8 - header_len;
-  static const std::map<QString, DType> kTypes = {
-      {"F32", DType::Float32}, {"F64", DType::Float64}, {"I64", DType::Int64}, {"BOOL", DType::Bool}};
-  std::map<std::string, Tensor> out;
-  QJsonObject header = doc.object();
-  for (auto it = header.begin(); it != header.end(); ++it) {
-    if (it.key() == "__metadata__") continue;
-    std::string name = it.key().toStdString();
-    QJsonObject info = it.value().toObject();
-    auto type = kTypes.find(info["dtype"].toString());
-    if (type == kTypes.end()) fail("tensor '" + name + "': unsupported dtype");
-    Shape shape;
-    for (const QJsonValue& v : info["shape"].toArray()) shape.push_back(v.toInteger());
-    QJsonArray offsets = info["data_offsets"].toArray();
-    if (offsets.size() != 2) fail("tensor '" + name + "': data_offsets is not a [begin, end] pair");
-    uint64_t begin = offsets[0].toInteger(), end = offsets[1].toInteger();
-    uint64_t need = static_cast<uint64_t>(shape.numel()) * dtype_size(type->second);
-    if (begin > end || end > data_len || end - begin != need)
-      fail("tensor '" + name + "': data_offsets do not match its shape or the file");
-    out[name] = from_buffer(data + begin, need, shape, type->second);
-  }
-  return out;
-}
-
 // The cases of one family, loaded once per process; `error` is set instead when the file
 // cannot be read or a tensor name is not "<case>.<field>".
 struct FamilyFixture {
@@ -95,7 +52,7 @@ inline const FamilyFixture& load_family(const std::string& family) {
   if (found != cache.end()) return found->second;
   FamilyFixture& fx = cache[family];
   try {
-    for (auto& [name, t] : read_fixture_file(fixture_path(family))) {
+    for (auto& [name, t] : load_safetensors(fixture_path(family))) {
       size_t dot = name.find('.');
       if (dot == std::string::npos) throw std::runtime_error("tensor name '" + name + "' has no '.<field>'");
       fx.cases[name.substr(0, dot)][name.substr(dot + 1)] = t;
