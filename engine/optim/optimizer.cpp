@@ -125,6 +125,9 @@ void Optimizer::step() {
                  grad.device().str(), " but the parameter is on ", p.device().str());
         NL_CHECK(grad.dtype() == p.dtype(), name(), ": gradient of parameter ", index, " is ",
                  dtype_name(grad.dtype()), " but the parameter is ", dtype_name(p.dtype()));
+        // The fused loops assume the gradient and the parameter do not overlap.
+        NL_CHECK(grad.storage() != p.storage(), name(), ": gradient of parameter ", index,
+                 " shares memory with the parameter");
         pending.push_back({gi, p, grad.contiguous()});
       }
       ++index;

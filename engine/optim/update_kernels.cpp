@@ -8,6 +8,7 @@
 #include "engine/optim/update_kernels.h"
 
 #include <cmath>
+#include <type_traits>
 
 #include "engine/backends/cpu/strided_loop.h"
 #include "engine/ops/elementwise.h"
@@ -19,36 +20,74 @@ bool use_fused_cpu_loop(const Tensor& param, UpdateKernel kernel) {
   return kernel == UpdateKernel::Auto && param.device().is_cpu();
 }
 
-// Runs body(begin, end) over [0, n), split across threads when n is large. Each element is
-// updated independently, so results do not depend on the thread count.
-template <class Body>
-void for_range(int64_t n, Body&& body) {
-  cpu::parallel_for(n, cpu::kParallelThreshold, body);
+// Runs a loop instantiated for the given flags over [0, n), split across threads when n is
+// large. Each element is updated independently, so results do not depend on the thread count.
+//
+// The flags become template arguments (every combination gets its own branch-free loop, as
+// an `if` inside a loop stops GCC's vectoriser), and each loop copies its pointers and
+// scalars into restrict-qualified locals first: read through a lambda's captures instead,
+// they might alias the stores, and the loop would stay scalar. Adam's and RMSprop's loops
+// also need -fno-math-errno to vectorise (otherwise sqrt may set errno, a branch per
+// element); without it they still make one pass over memory, element by element.
+template <template <bool, bool, bool> class Loop, class Args>
+void run_loop(int64_t n, bool a, bool b, bool c, const Args& args) {
+  auto go = [&](auto A, auto B, auto C) {
+    cpu::parallel_for(n, cpu::kParallelThreshold, [&](int64_t begin, int64_t end) {
+      Loop<decltype(A)::value, decltype(B)::value, decltype(C)::value>::run(args, begin, end);
+    });
+  };
+  auto third = [&](auto A, auto B) { c ? go(A, B, std::true_type{}) : go(A, B, std::false_type{}); };
+  auto second = [&](auto A) { b ? third(A, std::true_type{}) : third(A, std::false_type{}); };
+  a ? second(std::true_type{}) : second(std::false_type{});
 }
 
 // ---- SGD ----------------------------------------------------------------------------------
 
-void sgd_fused(Tensor& param, const Tensor& grad, Tensor& momentum_buffer, const SgdHyper& h) {
-  const bool first = h.momentum != 0 && !momentum_buffer.defined();
-  if (first) momentum_buffer = Tensor::empty(param.shape(), param.dtype(), param.device());
-  float* p = param.data<float>();
-  const float* g = grad.data<float>();
-  float* buf = h.momentum != 0 ? momentum_buffer.data<float>() : nullptr;
-  const float wd = (float)h.weight_decay, mom = (float)h.momentum, keep = (float)(1 - h.dampening);
-  const float neg_lr = (float)-h.lr;
-  const bool nesterov = h.nesterov, maximize = h.maximize, decay = h.weight_decay != 0;
-  for_range(param.numel(), [&](int64_t begin, int64_t end) {
+struct SgdArgs {
+  float* p;
+  const float* g;
+  float* buf;
+  float sign, weight_decay, momentum, keep, neg_lr;  // sign: -1 to maximize (× ±1 is exact)
+  bool nesterov;
+};
+
+template <bool Decay, bool Momentum, bool FirstStep>
+struct SgdLoop {
+  static void run(const SgdArgs& a, int64_t begin, int64_t end) {
+    float* __restrict p = a.p;
+    const float* __restrict g = a.g;
+    float* __restrict buf = a.buf;
+    const float sign = a.sign, wd = a.weight_decay, mom = a.momentum, keep = a.keep, neg_lr = a.neg_lr;
+    const bool nesterov = a.nesterov;
     for (int64_t i = begin; i < end; ++i) {
-      float d = maximize ? -g[i] : g[i];
-      if (decay) d = d + wd * p[i];
-      if (buf) {
-        float b = first ? d : buf[i] * mom + keep * d;
+      const float pi = p[i];
+      float d = sign * g[i];
+      if constexpr (Decay) d = d + wd * pi;
+      if constexpr (Momentum) {
+        float b;
+        if constexpr (FirstStep) b = d;
+        else b = buf[i] * mom + keep * d;
         buf[i] = b;
         d = nesterov ? d + mom * b : b;
       }
-      p[i] = p[i] + neg_lr * d;
+      p[i] = pi + neg_lr * d;
     }
-  });
+  }
+};
+
+void sgd_fused(Tensor& param, const Tensor& grad, Tensor& momentum_buffer, const SgdHyper& h) {
+  const bool momentum = h.momentum != 0, first = momentum && !momentum_buffer.defined();
+  if (first) momentum_buffer = Tensor::empty(param.shape(), param.dtype(), param.device());
+  SgdArgs a{.p = param.data<float>(),
+            .g = grad.data<float>(),
+            .buf = momentum ? momentum_buffer.data<float>() : nullptr,
+            .sign = h.maximize ? -1.0f : 1.0f,
+            .weight_decay = (float)h.weight_decay,
+            .momentum = (float)h.momentum,
+            .keep = (float)(1 - h.dampening),
+            .neg_lr = (float)-h.lr,
+            .nesterov = h.nesterov};
+  run_loop<SgdLoop>(param.numel(), h.weight_decay != 0, momentum, first, a);
 }
 
 void sgd_tensor_ops(Tensor& param, const Tensor& grad, Tensor& momentum_buffer, const SgdHyper& h) {
@@ -80,36 +119,65 @@ AdamScalars adam_scalars(const AdamHyper& h) {
   return {(float)(1 - h.lr * h.weight_decay), (float)(h.lr / bc1), (float)std::sqrt(bc2)};
 }
 
+struct AdamArgs {
+  float* p;
+  const float* g;
+  float *m, *v, *vmax;
+  float sign, beta1, beta2, one_minus_beta1, one_minus_beta2, weight_decay, eps;
+  AdamScalars s;
+};
+
+template <bool L2Decay, bool DecoupledDecay, bool Amsgrad>
+struct AdamLoop {
+  static void run(const AdamArgs& a, int64_t begin, int64_t end) {
+    float* __restrict p = a.p;
+    const float* __restrict g = a.g;
+    float* __restrict m = a.m;
+    float* __restrict v = a.v;
+    float* __restrict vmax = a.vmax;
+    const float sign = a.sign, b1 = a.beta1, b2 = a.beta2, c1 = a.one_minus_beta1, c2 = a.one_minus_beta2;
+    const float wd = a.weight_decay, eps = a.eps, shrink = a.s.shrink, bc2_sqrt = a.s.bc2_sqrt;
+    const float neg_step = -a.s.step_size;
+    for (int64_t i = begin; i < end; ++i) {
+      float pi = p[i];
+      float gi = sign * g[i];
+      if constexpr (DecoupledDecay) pi = pi * shrink;
+      if constexpr (L2Decay) gi = gi + wd * pi;
+      const float mi = m[i] * b1 + c1 * gi;
+      const float vi = v[i] * b2 + c2 * gi * gi;
+      m[i] = mi;
+      v[i] = vi;
+      float second = vi;
+      if constexpr (Amsgrad) {
+        // torch.maximum: NaN in either operand gives NaN (std::fmax would drop it).
+        const float old = vmax[i];
+        second = (old > vi || old != old) ? old : vi;
+        vmax[i] = second;
+      }
+      const float denom = std::sqrt(second) / bc2_sqrt + eps;
+      p[i] = pi + neg_step * (mi / denom);
+    }
+  }
+};
+
 void adam_fused(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq, Tensor& max_exp_avg_sq,
                 const AdamHyper& h) {
-  const AdamScalars s = adam_scalars(h);
-  float* p = param.data<float>();
-  const float* g = grad.data<float>();
-  float* m = exp_avg.data<float>();
-  float* v = exp_avg_sq.data<float>();
-  float* vmax = h.amsgrad ? max_exp_avg_sq.data<float>() : nullptr;
-  const float b1 = (float)h.beta1, b2 = (float)h.beta2, c1 = (float)(1 - h.beta1), c2 = (float)(1 - h.beta2);
-  const float wd = (float)h.weight_decay, eps = (float)h.eps, neg_step = -s.step_size;
-  const bool l2 = !h.decoupled_weight_decay && h.weight_decay != 0;
-  const bool decoupled = h.decoupled_weight_decay && h.weight_decay != 0;
-  const bool maximize = h.maximize;
-  for_range(param.numel(), [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      float gi = maximize ? -g[i] : g[i];
-      if (decoupled) p[i] = p[i] * s.shrink;
-      if (l2) gi = gi + wd * p[i];
-      m[i] = m[i] * b1 + c1 * gi;
-      v[i] = v[i] * b2 + c2 * gi * gi;
-      float second = v[i];
-      if (vmax) {
-        // torch.maximum: NaN in either operand gives NaN (std::fmax would drop it).
-        vmax[i] = (vmax[i] > v[i] || vmax[i] != vmax[i]) ? vmax[i] : v[i];
-        second = vmax[i];
-      }
-      float denom = std::sqrt(second) / s.bc2_sqrt + eps;
-      p[i] = p[i] + neg_step * (m[i] / denom);
-    }
-  });
+  AdamArgs a{.p = param.data<float>(),
+             .g = grad.data<float>(),
+             .m = exp_avg.data<float>(),
+             .v = exp_avg_sq.data<float>(),
+             .vmax = h.amsgrad ? max_exp_avg_sq.data<float>() : nullptr,
+             .sign = h.maximize ? -1.0f : 1.0f,
+             .beta1 = (float)h.beta1,
+             .beta2 = (float)h.beta2,
+             .one_minus_beta1 = (float)(1 - h.beta1),
+             .one_minus_beta2 = (float)(1 - h.beta2),
+             .weight_decay = (float)h.weight_decay,
+             .eps = (float)h.eps,
+             .s = adam_scalars(h)};
+  const bool decay = h.weight_decay != 0;
+  run_loop<AdamLoop>(param.numel(), decay && !h.decoupled_weight_decay, decay && h.decoupled_weight_decay, h.amsgrad,
+                     a);
 }
 
 void adam_tensor_ops(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq, Tensor& max_exp_avg_sq,
@@ -133,37 +201,64 @@ void adam_tensor_ops(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor&
 
 // ---- RMSprop ------------------------------------------------------------------------------
 
-void rmsprop_fused(Tensor& param, const Tensor& grad, Tensor& square_avg, Tensor& grad_avg, Tensor& momentum_buffer,
-                   const RmspropHyper& h) {
-  float* p = param.data<float>();
-  const float* g = grad.data<float>();
-  float* sq = square_avg.data<float>();
-  float* ga = h.centered ? grad_avg.data<float>() : nullptr;
-  float* buf = h.momentum > 0 ? momentum_buffer.data<float>() : nullptr;
-  const float alpha = (float)h.alpha, keep = (float)(1 - h.alpha), wd = (float)h.weight_decay;
-  const float eps = (float)h.eps, mom = (float)h.momentum, neg_lr = (float)-h.lr;
-  const bool maximize = h.maximize, decay = h.weight_decay != 0;
-  for_range(param.numel(), [&](int64_t begin, int64_t end) {
+struct RmspropArgs {
+  float* p;
+  const float* g;
+  float *square_avg, *grad_avg, *buf;
+  float sign, alpha, one_minus_alpha, weight_decay, eps, momentum, neg_lr;
+};
+
+template <bool Decay, bool Centered, bool Momentum>
+struct RmspropLoop {
+  static void run(const RmspropArgs& a, int64_t begin, int64_t end) {
+    float* __restrict p = a.p;
+    const float* __restrict g = a.g;
+    float* __restrict sq = a.square_avg;
+    float* __restrict ga = a.grad_avg;
+    float* __restrict buf = a.buf;
+    const float sign = a.sign, alpha = a.alpha, keep = a.one_minus_alpha, wd = a.weight_decay, eps = a.eps;
+    const float mom = a.momentum, neg_lr = a.neg_lr;
     for (int64_t i = begin; i < end; ++i) {
-      float gi = maximize ? -g[i] : g[i];
-      if (decay) gi = gi + wd * p[i];
-      sq[i] = sq[i] * alpha + keep * gi * gi;
+      const float pi = p[i];
+      float gi = sign * g[i];
+      if constexpr (Decay) gi = gi + wd * pi;
+      const float si = sq[i] * alpha + keep * gi * gi;
+      sq[i] = si;
       float avg;
-      if (ga) {
-        ga[i] = ga[i] * alpha + keep * gi;
-        avg = std::sqrt(sq[i] + -1.0f * ga[i] * ga[i]);
+      if constexpr (Centered) {
+        const float gai = ga[i] * alpha + keep * gi;
+        ga[i] = gai;
+        avg = std::sqrt(si + -1.0f * gai * gai);
       } else {
-        avg = std::sqrt(sq[i]);
+        avg = std::sqrt(si);
       }
       avg = avg + eps;
-      if (buf) {
-        buf[i] = buf[i] * mom + gi / avg;
-        p[i] = p[i] + neg_lr * buf[i];
+      if constexpr (Momentum) {
+        const float b = buf[i] * mom + gi / avg;
+        buf[i] = b;
+        p[i] = pi + neg_lr * b;
       } else {
-        p[i] = p[i] + neg_lr * (gi / avg);
+        p[i] = pi + neg_lr * (gi / avg);
       }
     }
-  });
+  }
+};
+
+void rmsprop_fused(Tensor& param, const Tensor& grad, Tensor& square_avg, Tensor& grad_avg, Tensor& momentum_buffer,
+                   const RmspropHyper& h) {
+  RmspropArgs a{.p = param.data<float>(),
+                .g = grad.data<float>(),
+                .square_avg = square_avg.data<float>(),
+                .grad_avg = h.centered ? grad_avg.data<float>() : nullptr,
+                .buf = h.momentum > 0 ? momentum_buffer.data<float>() : nullptr,
+                .sign = h.maximize ? -1.0f : 1.0f,
+                .alpha = (float)h.alpha,
+                .one_minus_alpha = (float)(1 - h.alpha),
+                .weight_decay = (float)h.weight_decay,
+                .eps = (float)h.eps,
+                .momentum = (float)h.momentum,
+                .neg_lr = (float)-h.lr};
+  run_loop<RmspropLoop>(param.numel(), h.weight_decay != 0, h.centered, h.momentum > 0, a);
 }
 
 void rmsprop_tensor_ops(Tensor& param, const Tensor& grad, Tensor& square_avg, Tensor& grad_avg,

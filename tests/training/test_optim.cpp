@@ -490,6 +490,8 @@ class TestOptim : public QObject {
     second.set_grad(ones({3}));
     contains_or_fail(error_of([&] { sgd.step(); }), "SGD: gradient of parameter 1 has shape [3] but the parameter has [2]");
     QVERIFY(same_bits(first, ones({2})));
+    second.set_grad(second.detach());
+    contains_or_fail(error_of([&] { sgd.step(); }), "SGD: gradient of parameter 1 shares memory with the parameter");
   }
 
   void bad_state_dicts_change_nothing() {
