@@ -32,6 +32,12 @@ void LRScheduler::step() {
   ++last_step_;
 }
 
+double LRScheduler::base_lr(size_t group) const {
+  NL_CHECK(group < base_lrs_.size(), name_, ": param group ", group, " does not exist (", base_lrs_.size(),
+           " groups)");
+  return base_lrs_[group];
+}
+
 void LRScheduler::apply(int64_t step) {
   for (size_t g = 0; g < base_lrs_.size(); ++g) optimizer_.set_lr(g, lr_at(g, step));
 }
@@ -48,7 +54,11 @@ void LRScheduler::load_state_dict(const StateDict& s) {
   NL_CHECK(last >= 0 && last == std::floor(last) && last <= 9007199254740992.0, name_,
            ": state_dict entry 'last_step' must be a whole number >= 0, got ", last);
   std::vector<double> base(base_lrs_.size());
-  for (size_t g = 0; g < base.size(); ++g) base[g] = s.scalar("base_lrs." + std::to_string(g), name_);
+  for (size_t g = 0; g < base.size(); ++g) {
+    base[g] = s.scalar("base_lrs." + std::to_string(g), name_);
+    NL_CHECK(std::isfinite(base[g]) && base[g] >= 0, name_, ": state_dict entry 'base_lrs.", g,
+             "' must be a finite number >= 0, got ", base[g]);
+  }
   NL_CHECK(!s.scalars.count("base_lrs." + std::to_string(base.size())), name_,
            ": state_dict has more base_lrs than the optimiser has param groups (", base.size(), ")");
   base_lrs_ = std::move(base);
@@ -66,7 +76,7 @@ StepLR::StepLR(Optimizer& optimizer, const StepLROptions& options)
 }
 
 double StepLR::lr_at(size_t group, int64_t step) const {
-  return base_lrs_.at(group) * std::pow(options_.gamma, (double)(step / options_.step_size));
+  return base_lr(group) * std::pow(options_.gamma, (double)(step / options_.step_size));
 }
 
 MultiStepLR::MultiStepLR(Optimizer& optimizer, const MultiStepLROptions& options)
@@ -81,7 +91,7 @@ MultiStepLR::MultiStepLR(Optimizer& optimizer, const MultiStepLROptions& options
 double MultiStepLR::lr_at(size_t group, int64_t step) const {
   const auto& m = options_.milestones;
   auto passed = std::upper_bound(m.begin(), m.end(), step) - m.begin();
-  return base_lrs_.at(group) * std::pow(options_.gamma, (double)passed);
+  return base_lr(group) * std::pow(options_.gamma, (double)passed);
 }
 
 ExponentialLR::ExponentialLR(Optimizer& optimizer, const ExponentialLROptions& options)
@@ -92,7 +102,7 @@ ExponentialLR::ExponentialLR(Optimizer& optimizer, const ExponentialLROptions& o
 }
 
 double ExponentialLR::lr_at(size_t group, int64_t step) const {
-  return base_lrs_.at(group) * std::pow(options_.gamma, (double)step);
+  return base_lr(group) * std::pow(options_.gamma, (double)step);
 }
 
 // ---- CosineAnnealingLR --------------------------------------------------------------------
@@ -110,7 +120,7 @@ CosineAnnealingLR::CosineAnnealingLR(Optimizer& optimizer, const CosineAnnealing
 }
 
 double CosineAnnealingLR::lr_at(size_t group, int64_t step) const {
-  const double base = base_lrs_.at(group), eta_min = options_.eta_min;
+  const double base = base_lr(group), eta_min = options_.eta_min;
   const int64_t warmup = options_.warmup_steps;
   if (step < warmup) {
     const double s = options_.warmup_start_factor;
@@ -197,8 +207,8 @@ double OneCycleLR::anneal(double start, double end, double pct) const {
 double OneCycleLR::lr_at(size_t group, int64_t step) const {
   NL_CHECK(step <= options_.total_steps, "OneCycleLR: tried to step ", step + 1, " times but total_steps is ",
            options_.total_steps);
-  const double initial = base_lrs_.at(group);
-  const double lrs[3] = {initial, max_lrs_.at(group), initial / options_.final_div_factor};
+  const double initial = base_lr(group);
+  const double lrs[3] = {initial, max_lrs_[group], initial / options_.final_div_factor};
   double pct;
   const Phase& p = phase_of(step, &pct);
   return anneal(lrs[p.start_lr], lrs[p.end_lr], pct);

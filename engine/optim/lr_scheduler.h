@@ -21,6 +21,7 @@
 
 namespace nl::optim {
 
+// Holds a reference to its optimiser, which must outlive it.
 class LRScheduler {
  public:
   virtual ~LRScheduler() = default;
@@ -48,6 +49,8 @@ class LRScheduler {
   void start();
   // Applies step `step` to the optimiser; OneCycleLR also sets momentum.
   virtual void apply(int64_t step);
+  // base_lrs()[group], or an nl::Error naming the scheduler when there is no such group.
+  double base_lr(size_t group) const;
 
   Optimizer& optimizer_;
   std::vector<double> base_lrs_;

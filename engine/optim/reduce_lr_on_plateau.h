@@ -30,6 +30,7 @@ struct ReduceLROnPlateauOptions {
   double eps = 1e-8;
 };
 
+// Holds a reference to its optimiser, which must outlive it.
 class ReduceLROnPlateau {
  public:
   ReduceLROnPlateau(Optimizer& optimizer, const ReduceLROnPlateauOptions& options = {});
