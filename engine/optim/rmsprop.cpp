@@ -1,0 +1,63 @@
+// RMSprop: hyper-parameter checks and the per-parameter update (engine/optim/update_kernels.h).
+#include "engine/optim/rmsprop.h"
+
+#include "engine/optim/hyper_checks.h"
+
+namespace nl::optim {
+namespace {
+
+ParamGroup make_group(std::vector<Tensor> params, const RMSpropOptions& o) {
+  ParamGroup g;
+  g.params = std::move(params);
+  g.lr = o.lr;
+  g.alpha = o.alpha;
+  g.eps = o.eps;
+  g.weight_decay = o.weight_decay;
+  g.momentum = o.momentum;
+  g.centered = o.centered;
+  g.maximize = o.maximize;
+  return g;
+}
+
+}  // namespace
+
+RMSprop::RMSprop(std::vector<Tensor> params, const RMSpropOptions& options)
+    : Optimizer({.name = "RMSprop",
+                 .hyper_parameters = {"lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize"},
+                 .buffers = {"square_avg", "grad_avg", "momentum_buffer"},
+                 .required_buffers = {"square_avg"},
+                 .cycled_momentum = "momentum"}) {
+  add_group(make_group(std::move(params), options));
+}
+
+void RMSprop::add_param_group(std::vector<Tensor> params, const RMSpropOptions& options) {
+  add_group(make_group(std::move(params), options));
+}
+
+void RMSprop::check_hyper_parameters(const ParamGroup& g, size_t index) const {
+  detail::check_non_negative("RMSprop", "lr", g.lr, index);
+  detail::check_non_negative("RMSprop", "eps", g.eps, index);
+  detail::check_non_negative("RMSprop", "momentum", g.momentum, index);
+  detail::check_non_negative("RMSprop", "weight_decay", g.weight_decay, index);
+  // PyTorch accepts any alpha >= 0, but from 1 up the average never follows the gradient.
+  detail::check_decay_rate("RMSprop", "alpha", g.alpha, index);
+}
+
+void RMSprop::update(const ParamGroup& g, Tensor& param, const Tensor& grad, ParamState& state) {
+  // Buffers start at zero (PyTorch creates them on the first step); grad_avg and the
+  // momentum buffer appear when centring or momentum is first switched on.
+  Tensor none;
+  Tensor& square_avg = zeros_buffer(state, "square_avg", param);
+  Tensor& grad_avg = g.centered ? zeros_buffer(state, "grad_avg", param) : none;
+  Tensor& momentum_buffer = g.momentum > 0 ? zeros_buffer(state, "momentum_buffer", param) : none;
+  RmspropHyper h{.lr = g.lr,
+                 .alpha = g.alpha,
+                 .eps = g.eps,
+                 .weight_decay = g.weight_decay,
+                 .momentum = g.momentum,
+                 .centered = g.centered,
+                 .maximize = g.maximize};
+  rmsprop_update(param, grad, square_avg, grad_avg, momentum_buffer, h, update_kernel());
+}
+
+}  // namespace nl::optim
