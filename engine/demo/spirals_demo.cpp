@@ -41,8 +41,7 @@ int main() {
     Tensor h = tanh(linear(x, w1, b1));
     h = tanh(linear(h, w2, b2));
     Tensor logits = linear(h, w3, b3);
-    Tensor onehot = eq(arange(2).unsqueeze(0), y.unsqueeze(1)).to(DType::Float32);
-    Tensor loss = mean(sub(logsumexp(logits, {1}), sum(mul(logits, onehot), {1})));
+    Tensor loss = cross_entropy(logits, y);
     for (Tensor* p : params) p->zero_grad();
     loss.backward();
     NoGradGuard ng;

@@ -60,7 +60,9 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     // [..., M, K] @ [K, N]: fold all batch dims into M for one large GEMM.
     Shape out_shape(a.shape().begin(), a.shape().end() - 1);
     out_shape.push_back(N);
-    return bmm(a.reshape({1, -1, K}), b.unsqueeze(0)).reshape(out_shape);
+    int64_t rows = a.numel() / std::max<int64_t>(K, 1);  // not -1: with K = 0 it cannot be inferred
+    if (K == 0) rows = Shape(a.shape().begin(), a.shape().end() - 1).numel();
+    return bmm(a.reshape({1, rows, K}), b.unsqueeze(0)).reshape(out_shape);
   }
   // Broadcast the batch dims, then flatten them.
   Shape ba(a.shape().begin(), a.shape().end() - 2), bb(b.shape().begin(), b.shape().end() - 2);
