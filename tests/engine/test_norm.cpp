@@ -8,14 +8,10 @@
 using namespace nl;
 using nl::testing::error_of;
 using nl::testing::param;
+using nl::testing::contains;
+using nl::testing::to_tensor;
 
 namespace {
-
-Tensor to_tensor(const std::vector<double>& v, const Shape& shape) {
-  return tensor(std::vector<float>(v.begin(), v.end()), shape);
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 // Per-channel mean and biased variance of x [N, C, S...] (flattened trailing dims).
 struct Moments {

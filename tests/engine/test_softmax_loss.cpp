@@ -10,14 +10,10 @@
 using namespace nl;
 using nl::testing::error_of;
 using nl::testing::param;
+using nl::testing::contains;
+using nl::testing::to_tensor;
 
 namespace {
-
-Tensor to_tensor(const std::vector<double>& v, const Shape& shape) {
-  return tensor(std::vector<float>(v.begin(), v.end()), shape);
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 // Softmax (or log-softmax) of a contiguous tensor along `dim`, in double.
 std::vector<double> softmax_ref(const Tensor& x, int dim, bool log) {

@@ -105,6 +105,13 @@ inline Tensor param(const Shape& shape, double lo = -1, double hi = 1, uint64_t 
   return t;
 }
 
+// A float32 tensor from double-precision reference values.
+inline Tensor to_tensor(const std::vector<double>& v, const Shape& shape) {
+  return tensor(std::vector<float>(v.begin(), v.end()), shape);
+}
+
+inline bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
 // Runs `fn` and returns the nl::Error message it threw ("" if none).
 template <class F>
 std::string error_of(F&& fn) {
