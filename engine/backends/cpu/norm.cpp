@@ -1,8 +1,260 @@
-// PLACEHOLDER until the norm kernels land (helper branch replaces this file).
+// CPU kernels for batch normalisation and layer normalisation, forward and fused backward.
+// Statistics are accumulated in double with two passes (mean, then squared deviations), so
+// a large common offset in the data does not cancel the variance away.
+#include <omp.h>
+
+#include <cmath>
+#include <vector>
+
 #include "engine/backends/cpu/cpu_backend.h"
+
 namespace nl {
-void CpuBackend::batch_norm(const Tensor&, const Tensor&, const Tensor&, Tensor&, Tensor&, bool, double, double, Tensor&, Tensor&, Tensor&) { fail("norm: not built yet"); }
-void CpuBackend::batch_norm_backward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, bool, Tensor&, Tensor&, Tensor&) { fail("norm: not built yet"); }
-void CpuBackend::layer_norm(const Tensor&, const Tensor&, const Tensor&, int64_t, double, Tensor&, Tensor&, Tensor&) { fail("norm: not built yet"); }
-void CpuBackend::layer_norm_backward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, int64_t, Tensor&, Tensor&, Tensor&) { fail("norm: not built yet"); }
+namespace {
+
+// Below this many elements the OpenMP fork/join costs more than it saves.
+constexpr int64_t kParallelElements = 1 << 15;
+
+float* data_or_null(const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; }
+
+// x viewed as [N, C, S] (S = product of the trailing dims).
+struct ChannelLayout {
+  int64_t n, c, s;
+  explicit ChannelLayout(const Tensor& x) : n(x.size(0)), c(x.size(1)), s(x.numel() / std::max<int64_t>(x.size(0) * x.size(1), 1)) {}
+  int64_t per_channel() const { return n * s; }
+  const float* plane(const float* base, int64_t i, int64_t ch) const { return base + (i * c + ch) * s; }
+  float* plane(float* base, int64_t i, int64_t ch) const { return base + (i * c + ch) * s; }
+};
+
+// Mean and biased variance of one channel, two-pass in double.
+void channel_moments(const float* x, const ChannelLayout& L, int64_t ch, double& mean, double& var) {
+  double sum = 0;
+  for (int64_t i = 0; i < L.n; ++i) {
+    const float* p = L.plane(x, i, ch);
+#pragma omp simd reduction(+ : sum)
+    for (int64_t k = 0; k < L.s; ++k) sum += p[k];
+  }
+  const double count = static_cast<double>(L.per_channel());
+  mean = sum / count;
+  double sq = 0;
+  for (int64_t i = 0; i < L.n; ++i) {
+    const float* p = L.plane(x, i, ch);
+#pragma omp simd reduction(+ : sq)
+    for (int64_t k = 0; k < L.s; ++k) {
+      double d = p[k] - mean;
+      sq += d * d;
+    }
+  }
+  var = sq / count;
 }
+
+}  // namespace
+
+void CpuBackend::batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& running_mean,
+                           Tensor& running_var, bool training, double momentum, double eps, Tensor& out,
+                           Tensor& save_mean, Tensor& save_invstd) {
+  const ChannelLayout L(x);
+  const float* xd = x.data<float>();
+  const float* w = data_or_null(weight);
+  const float* b = data_or_null(bias);
+  float* rm = data_or_null(running_mean);
+  float* rv = data_or_null(running_var);
+  float* y = out.data<float>();
+  float* sm = save_mean.data<float>();
+  float* si = save_invstd.data<float>();
+  const int64_t count = L.per_channel();
+
+#pragma omp parallel for schedule(static) if (x.numel() > kParallelElements && L.c > 1)
+  for (int64_t ch = 0; ch < L.c; ++ch) {
+    double mean, var;
+    if (training) {
+      channel_moments(xd, L, ch, mean, var);
+      if (rm) rm[ch] = static_cast<float>((1 - momentum) * rm[ch] + momentum * mean);
+      if (rv) {
+        double unbiased = count > 1 ? var * count / (count - 1) : var;
+        rv[ch] = static_cast<float>((1 - momentum) * rv[ch] + momentum * unbiased);
+      }
+    } else {
+      mean = rm[ch];
+      var = rv[ch];
+    }
+    const double invstd = 1.0 / std::sqrt(var + eps);
+    sm[ch] = static_cast<float>(mean);
+    si[ch] = static_cast<float>(invstd);
+    // y = (x - μ)·scale + shift. Subtracting μ first (rather than folding it into shift)
+    // keeps precision when the data sit on a large offset.
+    const float meanf = static_cast<float>(mean);
+    const float scale = static_cast<float>(invstd * (w ? w[ch] : 1.0));
+    const float shift = b ? b[ch] : 0.0f;
+    for (int64_t i = 0; i < L.n; ++i) {
+      const float* p = L.plane(xd, i, ch);
+      float* q = L.plane(y, i, ch);
+      for (int64_t k = 0; k < L.s; ++k) q[k] = (p[k] - meanf) * scale + shift;
+    }
+  }
+}
+
+// Training: x̂ = (x - μ)·σ⁻¹ depends on every sample of the channel through μ and σ, so
+//   dx = w·σ⁻¹·(g - mean(g) - x̂·mean(g·x̂)).
+// Eval: μ and σ are constants (running stats), so dx = w·σ⁻¹·g.
+void CpuBackend::batch_norm_backward(const Tensor& grad_out, const Tensor& x, const Tensor& weight,
+                                    const Tensor& save_mean, const Tensor& save_invstd, bool training,
+                                    Tensor& grad_x, Tensor& grad_weight, Tensor& grad_bias) {
+  const ChannelLayout L(x);
+  const float* g = grad_out.data<float>();
+  const float* xd = x.data<float>();
+  const float* w = data_or_null(weight);
+  const float* sm = save_mean.data<float>();
+  const float* si = save_invstd.data<float>();
+  float* gx = data_or_null(grad_x);
+  float* gw = data_or_null(grad_weight);
+  float* gb = data_or_null(grad_bias);
+  const double count = static_cast<double>(L.per_channel());
+
+#pragma omp parallel for schedule(static) if (x.numel() > kParallelElements && L.c > 1)
+  for (int64_t ch = 0; ch < L.c; ++ch) {
+    const double mean = sm[ch];
+    const double invstd = si[ch];
+    // sum(g) and sum(g·(x - μ)); the latter times σ⁻¹ is sum(g·x̂).
+    double sum_g = 0, sum_gxc = 0;
+    for (int64_t i = 0; i < L.n; ++i) {
+      const float* gp = L.plane(g, i, ch);
+      const float* xp = L.plane(xd, i, ch);
+#pragma omp simd reduction(+ : sum_g, sum_gxc)
+      for (int64_t k = 0; k < L.s; ++k) {
+        sum_g += gp[k];
+        sum_gxc += gp[k] * (xp[k] - mean);
+      }
+    }
+    const double sum_gxhat = sum_gxc * invstd;
+    if (gw) gw[ch] = static_cast<float>(sum_gxhat);
+    if (gb) gb[ch] = static_cast<float>(sum_g);
+    if (!gx) continue;
+    const double wi = (w ? w[ch] : 1.0) * invstd;
+    for (int64_t i = 0; i < L.n; ++i) {
+      const float* gp = L.plane(g, i, ch);
+      const float* xp = L.plane(xd, i, ch);
+      float* out = L.plane(gx, i, ch);
+      if (training) {
+        // dx = wi·g - wi·σ⁻¹·mean(g·x̂)·(x - μ) - wi·mean(g), as a·g + b·(x - μ) + c.
+        const float a = static_cast<float>(wi);
+        const float bx = static_cast<float>(-wi * invstd * sum_gxhat / count);
+        const float c = static_cast<float>(-wi * sum_g / count);
+        const float meanf = static_cast<float>(mean);
+        for (int64_t k = 0; k < L.s; ++k) out[k] = a * gp[k] + bx * (xp[k] - meanf) + c;
+      } else {
+        const float a = static_cast<float>(wi);
+        for (int64_t k = 0; k < L.s; ++k) out[k] = a * gp[k];
+      }
+    }
+  }
+}
+
+void CpuBackend::layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t normalized_numel,
+                           double eps, Tensor& out, Tensor& mean, Tensor& rstd) {
+  const int64_t d = normalized_numel;
+  const int64_t rows = d > 0 ? x.numel() / d : 0;
+  const float* xd = x.data<float>();
+  const float* w = data_or_null(weight);
+  const float* b = data_or_null(bias);
+  float* y = out.data<float>();
+  float* md = mean.data<float>();
+  float* rd = rstd.data<float>();
+
+#pragma omp parallel for schedule(static) if (x.numel() > kParallelElements && rows > 1)
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* p = xd + r * d;
+    float* q = y + r * d;
+    double sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t k = 0; k < d; ++k) sum += p[k];
+    const double mu = sum / d;
+    double sq = 0;
+#pragma omp simd reduction(+ : sq)
+    for (int64_t k = 0; k < d; ++k) {
+      double dev = p[k] - mu;
+      sq += dev * dev;
+    }
+    const double rs = 1.0 / std::sqrt(sq / d + eps);
+    md[r] = static_cast<float>(mu);
+    rd[r] = static_cast<float>(rs);
+    const float muf = static_cast<float>(mu), rsf = static_cast<float>(rs);
+    if (w && b) {
+      for (int64_t k = 0; k < d; ++k) q[k] = (p[k] - muf) * rsf * w[k] + b[k];
+    } else if (w) {
+      for (int64_t k = 0; k < d; ++k) q[k] = (p[k] - muf) * rsf * w[k];
+    } else if (b) {
+      for (int64_t k = 0; k < d; ++k) q[k] = (p[k] - muf) * rsf + b[k];
+    } else {
+      for (int64_t k = 0; k < d; ++k) q[k] = (p[k] - muf) * rsf;
+    }
+  }
+}
+
+// Per row, with ĝ = g·w and x̂ = (x - μ)·ρ:  dx = ρ·(ĝ - mean(ĝ) - x̂·mean(ĝ·x̂)).
+// dw = Σ_rows g·x̂ and db = Σ_rows g are column sums: each thread sums its rows into a
+// private buffer, and the buffers are added at the end, so no two threads write one column.
+void CpuBackend::layer_norm_backward(const Tensor& grad_out, const Tensor& x, const Tensor& weight,
+                                    const Tensor& mean, const Tensor& rstd, int64_t normalized_numel,
+                                    Tensor& grad_x, Tensor& grad_weight, Tensor& grad_bias) {
+  const int64_t d = normalized_numel;
+  const int64_t rows = d > 0 ? x.numel() / d : 0;
+  const float* g = grad_out.data<float>();
+  const float* xd = x.data<float>();
+  const float* w = data_or_null(weight);
+  const float* md = mean.data<float>();
+  const float* rd = rstd.data<float>();
+  float* gx = data_or_null(grad_x);
+  float* gw = data_or_null(grad_weight);
+  float* gb = data_or_null(grad_bias);
+  const bool column_sums = gw || gb;
+  const bool parallel = x.numel() > kParallelElements && rows > 1;
+  const int threads = parallel ? omp_get_max_threads() : 1;
+  std::vector<double> partial_w(column_sums ? threads * d : 0, 0.0);
+  std::vector<double> partial_b(column_sums ? threads * d : 0, 0.0);
+
+#pragma omp parallel num_threads(threads) if (parallel)
+  {
+    const int tid = omp_get_thread_num();
+    double* pw = column_sums ? partial_w.data() + tid * d : nullptr;
+    double* pb = column_sums ? partial_b.data() + tid * d : nullptr;
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* gp = g + r * d;
+      const float* xp = xd + r * d;
+      const float mu = md[r], rs = rd[r];
+      if (column_sums) {
+        for (int64_t k = 0; k < d; ++k) {
+          pw[k] += gp[k] * ((xp[k] - mu) * rs);
+          pb[k] += gp[k];
+        }
+      }
+      if (!gx) continue;
+      double sum_gw = 0, sum_gw_xhat = 0;
+#pragma omp simd reduction(+ : sum_gw, sum_gw_xhat)
+      for (int64_t k = 0; k < d; ++k) {
+        const float gwk = gp[k] * (w ? w[k] : 1.0f);
+        sum_gw += gwk;
+        sum_gw_xhat += gwk * ((xp[k] - mu) * rs);
+      }
+      const float mean_gw = static_cast<float>(sum_gw / d);
+      const float mean_gw_xhat = static_cast<float>(sum_gw_xhat / d);
+      float* out = gx + r * d;
+      for (int64_t k = 0; k < d; ++k) {
+        const float xhat = (xp[k] - mu) * rs;
+        out[k] = rs * (gp[k] * (w ? w[k] : 1.0f) - mean_gw - xhat * mean_gw_xhat);
+      }
+    }
+  }
+  if (!column_sums) return;
+  for (int64_t k = 0; k < d; ++k) {
+    double sw = 0, sb = 0;
+    for (int t = 0; t < threads; ++t) {
+      sw += partial_w[t * d + k];
+      sb += partial_b[t * d + k];
+    }
+    if (gw) gw[k] = static_cast<float>(sw);
+    if (gb) gb[k] = static_cast<float>(sb);
+  }
+}
+
+}  // namespace nl

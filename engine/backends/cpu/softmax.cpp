@@ -1,8 +1,237 @@
-// PLACEHOLDER until the softmax/cross-entropy kernels land (helper branch replaces this file).
+// CPU kernels for softmax / log-softmax along any dimension and the fused cross-entropy
+// (log-softmax + negative log-likelihood + label smoothing), forward and backward.
+// Every exponent is taken of x - max, so inputs in the thousands stay finite; sums of
+// exponentials are accumulated in double.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
 #include "engine/backends/cpu/cpu_backend.h"
+
 namespace nl {
-void CpuBackend::softmax(const Tensor&, int, bool, Tensor&) { fail("softmax: not built yet"); }
-void CpuBackend::softmax_backward(const Tensor&, const Tensor&, int, bool, Tensor&) { fail("softmax: not built yet"); }
-void CpuBackend::cross_entropy(const Tensor&, const Tensor&, int64_t, double, Tensor&, Tensor&) { fail("cross_entropy: not built yet"); }
-void CpuBackend::cross_entropy_backward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, int64_t, double, Tensor&) { fail("cross_entropy: not built yet"); }
+namespace {
+
+constexpr int64_t kParallelElements = 1 << 15;
+// Columns handled together when softmax runs along a non-last dimension: the loops run
+// over this many adjacent (contiguous) positions, which the compiler vectorises.
+constexpr int64_t kInnerBlock = 64;
+
+// x seen as [outer, n, inner] with the softmax dimension in the middle.
+struct DimLayout {
+  int64_t outer = 1, n = 1, inner = 1;
+  DimLayout(const Shape& shape, int dim) {
+    for (int i = 0; i < dim; ++i) outer *= shape[i];
+    n = shape.size() ? shape[dim] : 1;
+    for (int i = dim + 1; i < shape.size(); ++i) inner *= shape[i];
+  }
+};
+
+// One contiguous row of length n (softmax along the last dimension).
+void softmax_row(const float* x, float* y, int64_t n, bool log) {
+  float mx = -std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(max : mx)
+  for (int64_t k = 0; k < n; ++k) mx = std::max(mx, x[k]);
+  double sum = 0;
+  if (log) {
+#pragma omp simd reduction(+ : sum)
+    for (int64_t k = 0; k < n; ++k) sum += std::exp(x[k] - mx);
+    const float lse = static_cast<float>(mx + std::log(sum));
+    for (int64_t k = 0; k < n; ++k) y[k] = x[k] - lse;
+  } else {
+    for (int64_t k = 0; k < n; ++k) y[k] = std::exp(x[k] - mx);
+#pragma omp simd reduction(+ : sum)
+    for (int64_t k = 0; k < n; ++k) sum += y[k];
+    const float inv = static_cast<float>(1.0 / sum);
+    for (int64_t k = 0; k < n; ++k) y[k] *= inv;
+  }
 }
+
+// Columns [p0, p1) of one outer slice, softmax taken along n with stride `inner`.
+void softmax_columns(const float* x, float* y, const DimLayout& L, int64_t p0, int64_t p1, bool log) {
+  float mx[kInnerBlock];
+  double sum[kInnerBlock];
+  const int64_t w = p1 - p0;
+  for (int64_t p = 0; p < w; ++p) {
+    mx[p] = -std::numeric_limits<float>::infinity();
+    sum[p] = 0;
+  }
+  for (int64_t k = 0; k < L.n; ++k) {
+    const float* row = x + k * L.inner + p0;
+    for (int64_t p = 0; p < w; ++p) mx[p] = std::max(mx[p], row[p]);
+  }
+  for (int64_t k = 0; k < L.n; ++k) {
+    const float* row = x + k * L.inner + p0;
+    float* out = y + k * L.inner + p0;
+    for (int64_t p = 0; p < w; ++p) {
+      const float e = std::exp(row[p] - mx[p]);
+      sum[p] += e;
+      if (!log) out[p] = e;
+    }
+  }
+  float fix[kInnerBlock];  // log: the log-sum-exp to subtract; softmax: 1 / sum
+  for (int64_t p = 0; p < w; ++p)
+    fix[p] = log ? static_cast<float>(mx[p] + std::log(sum[p])) : static_cast<float>(1.0 / sum[p]);
+  for (int64_t k = 0; k < L.n; ++k) {
+    const float* row = x + k * L.inner + p0;
+    float* out = y + k * L.inner + p0;
+    if (log)
+      for (int64_t p = 0; p < w; ++p) out[p] = row[p] - fix[p];
+    else
+      for (int64_t p = 0; p < w; ++p) out[p] *= fix[p];
+  }
+}
+
+// Backward of one set of columns: softmax: dx = y·(g - Σ g·y); log-softmax: dx = g - e^y·Σ g.
+void softmax_backward_columns(const float* g, const float* y, float* gx, const DimLayout& L, int64_t p0, int64_t p1,
+                              bool log) {
+  double dot[kInnerBlock];
+  const int64_t w = p1 - p0;
+  for (int64_t p = 0; p < w; ++p) dot[p] = 0;
+  for (int64_t k = 0; k < L.n; ++k) {
+    const float* gr = g + k * L.inner + p0;
+    const float* yr = y + k * L.inner + p0;
+    for (int64_t p = 0; p < w; ++p) dot[p] += log ? gr[p] : gr[p] * yr[p];
+  }
+  float s[kInnerBlock];
+  for (int64_t p = 0; p < w; ++p) s[p] = static_cast<float>(dot[p]);
+  for (int64_t k = 0; k < L.n; ++k) {
+    const float* gr = g + k * L.inner + p0;
+    const float* yr = y + k * L.inner + p0;
+    float* out = gx + k * L.inner + p0;
+    if (log)
+      for (int64_t p = 0; p < w; ++p) out[p] = gr[p] - std::exp(yr[p]) * s[p];
+    else
+      for (int64_t p = 0; p < w; ++p) out[p] = yr[p] * (gr[p] - s[p]);
+  }
+}
+
+void softmax_backward_row(const float* g, const float* y, float* gx, int64_t n, bool log) {
+  double dot = 0;
+  if (log) {
+#pragma omp simd reduction(+ : dot)
+    for (int64_t k = 0; k < n; ++k) dot += g[k];
+    const float s = static_cast<float>(dot);
+    for (int64_t k = 0; k < n; ++k) gx[k] = g[k] - std::exp(y[k]) * s;
+  } else {
+#pragma omp simd reduction(+ : dot)
+    for (int64_t k = 0; k < n; ++k) dot += g[k] * y[k];
+    const float s = static_cast<float>(dot);
+    for (int64_t k = 0; k < n; ++k) gx[k] = y[k] * (g[k] - s);
+  }
+}
+
+// Targets must be class indices in [0, C) or ignore_index; checked before any parallel
+// loop, since an exception cannot leave an OpenMP region.
+void check_targets(const int64_t* t, int64_t n, int64_t classes, int64_t ignore_index) {
+  for (int64_t i = 0; i < n; ++i)
+    if (t[i] != ignore_index && (t[i] < 0 || t[i] >= classes))
+      fail("cross_entropy: target ", t[i], " at position ", i, " is out of range for ", classes,
+           " classes (expected 0..", classes - 1, " or ignore_index ", ignore_index, ")");
+}
+
+}  // namespace
+
+void CpuBackend::softmax(const Tensor& x, int dim, bool log, Tensor& out) {
+  const DimLayout L(x.shape(), dim);
+  const float* xd = x.data<float>();
+  float* y = out.data<float>();
+  const bool parallel = x.numel() > kParallelElements;
+  if (L.inner == 1) {
+#pragma omp parallel for schedule(static) if (parallel)
+    for (int64_t r = 0; r < L.outer; ++r) softmax_row(xd + r * L.n, y + r * L.n, L.n, log);
+    return;
+  }
+  // Tasks are (outer slice, block of columns), so both a large outer and a large inner split well.
+  const int64_t blocks = (L.inner + kInnerBlock - 1) / kInnerBlock;
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int64_t t = 0; t < L.outer * blocks; ++t) {
+    const int64_t o = t / blocks, p0 = (t % blocks) * kInnerBlock;
+    const int64_t base = o * L.n * L.inner;
+    softmax_columns(xd + base, y + base, L, p0, std::min(p0 + kInnerBlock, L.inner), log);
+  }
+}
+
+void CpuBackend::softmax_backward(const Tensor& grad_out, const Tensor& y, int dim, bool log, Tensor& grad_x) {
+  const DimLayout L(y.shape(), dim);
+  const float* g = grad_out.data<float>();
+  const float* yd = y.data<float>();
+  float* gx = grad_x.data<float>();
+  const bool parallel = y.numel() > kParallelElements;
+  if (L.inner == 1) {
+#pragma omp parallel for schedule(static) if (parallel)
+    for (int64_t r = 0; r < L.outer; ++r) softmax_backward_row(g + r * L.n, yd + r * L.n, gx + r * L.n, L.n, log);
+    return;
+  }
+  const int64_t blocks = (L.inner + kInnerBlock - 1) / kInnerBlock;
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int64_t t = 0; t < L.outer * blocks; ++t) {
+    const int64_t o = t / blocks, p0 = (t % blocks) * kInnerBlock;
+    const int64_t base = o * L.n * L.inner;
+    softmax_backward_columns(g + base, yd + base, gx + base, L, p0, std::min(p0 + kInnerBlock, L.inner), log);
+  }
+}
+
+// loss_i = lse_i - (1-ε)·x[i, t_i] - ε·mean_c x[i, c], which is (1-ε)·nll + ε·mean_c(-log p_c)
+// (PyTorch's label smoothing), written without forming log p.
+void CpuBackend::cross_entropy(const Tensor& logits, const Tensor& target, int64_t ignore_index,
+                               double label_smoothing, Tensor& losses, Tensor& lse) {
+  const int64_t n = logits.size(0), c = logits.size(1);
+  const float* x = logits.data<float>();
+  const int64_t* t = target.data<int64_t>();
+  float* loss = losses.data<float>();
+  float* lsed = lse.data<float>();
+  check_targets(t, n, c, ignore_index);
+  const double eps = label_smoothing;
+
+#pragma omp parallel for schedule(static) if (logits.numel() > kParallelElements)
+  for (int64_t i = 0; i < n; ++i) {
+    const float* row = x + i * c;
+    float mx = -std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(max : mx)
+    for (int64_t k = 0; k < c; ++k) mx = std::max(mx, row[k]);
+    double sum = 0, total = 0;
+#pragma omp simd reduction(+ : sum, total)
+    for (int64_t k = 0; k < c; ++k) {
+      sum += std::exp(row[k] - mx);
+      total += row[k];
+    }
+    const double l = mx + std::log(sum);
+    lsed[i] = static_cast<float>(l);
+    if (t[i] == ignore_index) {
+      loss[i] = 0;
+      continue;
+    }
+    double value = l - (1 - eps) * row[t[i]];
+    if (eps != 0) value -= eps * total / c;
+    loss[i] = static_cast<float>(value);
+  }
+}
+
+void CpuBackend::cross_entropy_backward(const Tensor& logits, const Tensor& target, const Tensor& lse,
+                                        const Tensor& scale, int64_t ignore_index, double label_smoothing,
+                                        Tensor& grad_logits) {
+  const int64_t n = logits.size(0), c = logits.size(1);
+  const float* x = logits.data<float>();
+  const int64_t* t = target.data<int64_t>();
+  const float* lsed = lse.data<float>();
+  const float* sc = scale.data<float>();
+  float* gx = grad_logits.data<float>();
+  check_targets(t, n, c, ignore_index);
+  const float off_target = static_cast<float>(label_smoothing / c);
+  const float on_target = static_cast<float>(1 - label_smoothing);
+
+#pragma omp parallel for schedule(static) if (logits.numel() > kParallelElements)
+  for (int64_t i = 0; i < n; ++i) {
+    const float* row = x + i * c;
+    float* out = gx + i * c;
+    if (t[i] == ignore_index) {
+      std::fill(out, out + c, 0.0f);
+      continue;
+    }
+    const float s = sc[i], l = lsed[i];
+    for (int64_t k = 0; k < c; ++k) out[k] = s * (std::exp(row[k] - l) - off_target);
+    out[t[i]] -= s * on_target;
+  }
+}
+
+}  // namespace nl
