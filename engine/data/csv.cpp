@@ -89,7 +89,7 @@ std::vector<CsvRow> split_rows(const std::string& path, const std::vector<uint8_
   return rows;
 }
 
-// The cell as a number, if it is one. `finite` tells NaN and infinities apart from text.
+// The cell as a number, if it is one; `non_finite` is set for NaN and infinities.
 std::optional<double> parse_number(std::string_view s, bool* non_finite = nullptr) {
   s = trim(s);
   if (s.starts_with('+')) s.remove_prefix(1);
@@ -121,13 +121,19 @@ CsvHeader detect_first_line(const std::vector<CsvRow>& rows, const CsvOptions& o
   const std::vector<std::string>& second = rows[1].cells;
   const int64_t label = resolve_column(options.label_column, static_cast<int64_t>(second.size()));
   const bool label_numeric = label >= 0 && label < static_cast<int64_t>(second.size()) && parse_number(second[label]);
+  // A name is text that is neither empty (a missing value) nor NaN/inf (a number, though one
+  // the parser will refuse later).
+  auto is_name = [](const std::string& cell) {
+    bool non_finite = false;
+    return !trim(cell).empty() && !parse_number(cell, &non_finite) && !non_finite;
+  };
   auto features = first.size() >= 3 ? parse_class_index(first[1]) : std::nullopt;
   if (features && parse_class_index(first[0]) && label_numeric &&
       static_cast<int64_t>(second.size()) == *features + 1 &&
-      std::none_of(first.begin() + 2, first.end(), [](const std::string& c) { return parse_number(c).has_value(); }))
+      std::all_of(first.begin() + 2, first.end(), is_name))
     return CsvHeader::SklearnCounts;
   for (size_t c = 0; c < first.size() && c < second.size(); ++c)
-    if (!parse_number(first[c]) && parse_number(second[c])) return CsvHeader::ColumnNames;
+    if (is_name(first[c]) && parse_number(second[c])) return CsvHeader::ColumnNames;
   return CsvHeader::None;
 }
 

@@ -8,5 +8,6 @@
 #include "engine/data/image_decode.h"
 #include "engine/data/image_folder.h"
 #include "engine/data/mnist.h"
+#include "engine/data/npy_pair.h"
 #include "engine/data/synthetic.h"
 #include "engine/data/transforms.h"
