@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 
 #include <jpeglib.h>
 
@@ -460,6 +461,53 @@ class TestDataReaders : public QObject {
     save_npy(at("yneg.npy"), tensor(std::vector<int64_t>(100, -1), {100}));
     EXPECT_MESSAGE(error_of([&] { load_npy_pair(at("x100.npy"), at("yneg.npy")); }), "yneg.npy",
                    "cannot be negative");
+  }
+
+  void mutated_files_fail_cleanly() {
+    // Random byte flips and cuts of valid files: every load must either succeed or throw
+    // nl::Error — no crash, no other exception type, no runaway allocation.
+    Bytes cifar;
+    for (int r = 0; r < 2; ++r) {
+      cifar.push_back(static_cast<uint8_t>(r));
+      Bytes px = gradient(32, 32, 3, r);
+      cifar.insert(cifar.end(), px.begin(), px.end());
+    }
+    const std::string csv = "a,b,label\n1,2,x\n3,4,y\n\"5\",6e1,x\n";
+    write_gz(at("fuzz-source.gz"), idx(0x08, {2, 28, 28}, mnist_pixels(2, 28, 28)));
+    struct Case {
+      const char* name;
+      Bytes bytes;
+      std::function<void(const std::string&)> load;
+    };
+    const std::vector<Case> cases = {
+        {"fuzz-idx3-ubyte", idx(0x08, {2, 28, 28}, mnist_pixels(2, 28, 28)), [](auto& p) { load_idx(p); }},
+        {"fuzz-idx.gz", read_file(at("fuzz-source.gz")), [](auto& p) { load_idx(p); }},
+        {"fuzz_batch.bin", cifar, [](auto& p) { load_cifar10({p}); }},
+        {"fuzz.csv", Bytes(csv.begin(), csv.end()), [](auto& p) { load_csv(p); }},
+        {"fuzz.png", encode_png(16, 16, 3, gradient(16, 16, 3, 6)), [](auto& p) { load_image(p); }},
+        {"fuzz.jpg", encode_jpeg(16, 16, 3, gradient(16, 16, 3, 7)), [](auto& p) { load_image(p); }},
+    };
+    Generator gen(17);
+    for (const Case& c : cases) {
+      int refused = 0;
+      for (int trial = 0; trial < 80; ++trial) {
+        Bytes mutated = c.bytes;
+        const int flips = static_cast<int>(random_below(gen, 4));
+        for (int f = 0; f < flips; ++f) mutated[random_below(gen, mutated.size())] ^= 1 + random_below(gen, 255);
+        if (flips == 0 || random_below(gen, 3) == 0) mutated.resize(random_below(gen, mutated.size()));
+        const std::string path = at(c.name);
+        write_file(path, mutated);
+        try {
+          c.load(path);
+        } catch (const Error& e) {
+          ++refused;
+          QVERIFY2(std::string(e.what()).find(c.name) != std::string::npos, e.what());
+        } catch (const std::exception& e) {
+          QFAIL((std::string(c.name) + ": not an nl::Error: " + e.what()).c_str());
+        }
+      }
+      QVERIFY2(refused > 0, c.name);  // the cuts alone must be caught
+    }
   }
 };
 
