@@ -64,10 +64,11 @@ std::shared_ptr<TensorDataset> load_cifar10(const std::vector<std::string>& batc
 std::shared_ptr<TensorDataset> load_cifar10_folder(const std::string& folder, bool train) {
   NL_CHECK(std::filesystem::is_directory(folder), folder, ": not a folder (expected cifar-10-batches-bin)");
   std::vector<std::string> files;
+  const std::filesystem::path dir(folder);
   if (train)
-    for (int i = 1; i <= 5; ++i) files.push_back((std::filesystem::path(folder) / ("data_batch_" + std::to_string(i) + ".bin")).string());
+    for (int i = 1; i <= 5; ++i) files.push_back((dir / ("data_batch_" + std::to_string(i) + ".bin")).string());
   else
-    files.push_back((std::filesystem::path(folder) / "test_batch.bin").string());
+    files.push_back((dir / "test_batch.bin").string());
   return load_cifar10(files);
 }
 

@@ -223,7 +223,8 @@ std::shared_ptr<TensorDataset> load_csv(const std::string& path, const CsvOption
 
   if (options.regression) {
     Tensor targets = Tensor::empty({n, 1});
-    for (int64_t r = 0; r < n; ++r) targets.data<float>()[r] = static_cast<float>(number_at(rows[first_data + r], label));
+    float* values = targets.data<float>();
+    for (int64_t r = 0; r < n; ++r) values[r] = static_cast<float>(number_at(rows[first_data + r], label));
     return std::make_shared<TensorDataset>(inputs, targets);
   }
 

@@ -75,7 +75,8 @@ Batch DataLoader::make_batch(int64_t index) const {
   std::span<const int64_t> indices(order_.data() + first, static_cast<size_t>(count));
   try {
     if (!options_.transform) return dataset_->get_batch(indices);
-    Generator gen(mix(mix(options_.seed ^ kTransformStream, static_cast<uint64_t>(epoch_)), static_cast<uint64_t>(index)));
+    const uint64_t epoch_stream = mix(options_.seed ^ kTransformStream, static_cast<uint64_t>(epoch_));
+    Generator gen(mix(epoch_stream, static_cast<uint64_t>(index)));
     std::vector<Example> examples;
     examples.reserve(indices.size());
     for (int64_t i : indices) examples.push_back(options_.transform->apply(dataset_->get(i), gen));

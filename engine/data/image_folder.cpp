@@ -26,7 +26,8 @@ std::shared_ptr<TensorDataset> load_image_folder(const std::string& root, const 
   NL_CHECK(options.channels == 0 || options.channels == 1 || options.channels == 3, root,
            ": channels must be 1, 3 or 0 (automatic), not ", options.channels);
   NL_CHECK((options.height == 0) == (options.width == 0) && options.height >= 0 && options.width >= 0, root,
-           ": resize size ", options.height, "×", options.width, " needs both a positive height and width (or neither)");
+           ": resize size ", options.height, "×", options.width,
+           " needs both a positive height and width (or neither)");
   std::error_code ec;
   NL_CHECK(fs::is_directory(root, ec), root, ": not a folder");
 
@@ -74,8 +75,8 @@ std::shared_ptr<TensorDataset> load_image_folder(const std::string& root, const 
   for (const std::string& f : failures) NL_CHECK(f.empty(), f);
 
   int64_t channels = options.channels;
-  if (channels == 0)
-    channels = std::any_of(decoded.begin(), decoded.end(), [](const DecodedImage& d) { return d.channels == 3; }) ? 3 : 1;
+  const auto in_colour = [](const DecodedImage& d) { return d.channels == 3; };
+  if (channels == 0) channels = std::any_of(decoded.begin(), decoded.end(), in_colour) ? 3 : 1;
   const bool resize = options.height > 0;
   const int64_t height = resize ? options.height : decoded[0].height;
   const int64_t width = resize ? options.width : decoded[0].width;

@@ -153,7 +153,7 @@ std::shared_ptr<TensorDataset> make_shapes(const ShapesOptions& o) {
     do {
       for (int64_t c = 0; c < channels; ++c) foreground[c] = gen.next_float();
     } while (std::fabs(luma(foreground, channels) - luma(background, channels)) < 0.3);
-    const double radius = uniform_between(gen, 0.25, 0.45) * size;
+    const double radius = uniform_between(gen, 0.3, 0.45) * size;
     const double cx = uniform_between(gen, radius, size - radius), cy = uniform_between(gen, radius, size - radius);
     const double angle = uniform_between(gen, 0, rotation_period(shape));
     const double cos_a = std::cos(angle), sin_a = std::sin(angle);

