@@ -1,6 +1,7 @@
 // Everything of nl::nn: the Module base, every layer, the initialisers and the losses.
 #pragma once
 #include "engine/nn/activation.h"
+#include "engine/nn/attention.h"
 #include "engine/nn/conv.h"
 #include "engine/nn/dropout.h"
 #include "engine/nn/embedding.h"
@@ -10,4 +11,5 @@
 #include "engine/nn/module.h"
 #include "engine/nn/norm.h"
 #include "engine/nn/pool.h"
+#include "engine/nn/rnn.h"
 #include "engine/nn/structural.h"
