@@ -11,7 +11,7 @@ Each case <c> holds (float32 unless the input is an index tensor):
                      parameter and buffer names and shapes equal PyTorch's
   <c>.out, <c>.gout  the output and an upstream gradient G
   <c>.grad_in<k>     d sum(out * G) / d input k (float inputs)
-  <c>.grad.<key>     d sum(out * G) / d parameter <key>
+  <c>.grad.<key>     d sum(out * G) / d parameter <key> (zeros where out does not depend on it)
   <c>.after.<key>    buffers after the forward pass (BatchNorm running statistics)
 Cases marked train run in training mode, the others in eval; test_nn.cpp repeats the
 layer configurations, so keep both in step.
@@ -26,7 +26,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "pytorch_nn.safetensors")
-DTYPES = {torch.float32: "F32", torch.int64: "I64"}
+DTYPES = {torch.float32: "F32", torch.int64: "I64", torch.bool: "BOOL"}
 CASES = {}
 gen = torch.Generator().manual_seed(1234)
 
@@ -72,10 +72,11 @@ def record(name, fn, inputs, module=None, constant=()):
     entry["gout"] = g
     for k, x in enumerate(ins):
         if x.requires_grad:
-            entry[f"grad_in{k}"] = x.grad
+            entry[f"grad_in{k}"] = x.grad if x.grad is not None else torch.zeros_like(x)
     if module is not None:
         for key, p in module.named_parameters():
-            entry["grad." + key] = p.grad
+            # A parameter the output does not depend on gets no gradient: zeros.
+            entry["grad." + key] = p.grad if p.grad is not None else torch.zeros_like(p)
         for key, b in module.named_buffers():
             entry["after." + key] = b.detach().clone()
     assert name not in CASES, name
@@ -154,6 +155,44 @@ def layer_cases():
     layer("tiny_resnet_eval", tiny_resnet(), normal(2, 3, 8, 8))
 
 
+def module_call(name, module, fn, inputs, train=False):
+    """A layer case whose output is fn(module, *inputs) rather than module(input)."""
+    randomise_state(module)
+    module.train(train)
+    record(name, lambda *xs: fn(module, *xs), inputs, module)
+
+
+def sequence_cases():
+    module_call("lstm_2layer_batch_first", nn.LSTM(3, 4, num_layers=2, batch_first=True), lambda m, x: m(x)[0],
+                [normal(2, 5, 3)])
+
+    def lstm_states(m, x, h, c):
+        out, (hn, cn) = m(x, (h, c))
+        return torch.cat([out[-1:], hn, cn], 0)
+    module_call("lstm_states", nn.LSTM(3, 4), lstm_states, [normal(5, 2, 3), normal(1, 2, 4), normal(1, 2, 4)])
+
+    def gru_states(m, x, h):
+        out, hn = m(x, h)
+        return torch.cat([out, hn], 0)
+    module_call("gru_2layer_states", nn.GRU(3, 4, num_layers=2), gru_states, [normal(5, 2, 3), normal(2, 2, 4)])
+    module_call("gru_batch_first_nobias", nn.GRU(3, 4, bias=False, batch_first=True), lambda m, x: m(x)[0],
+                [normal(2, 4, 3)])
+    module_call("mha_self_batch_first", nn.MultiheadAttention(8, 2, batch_first=True), lambda m, x: m(x, x, x)[0],
+                [normal(2, 5, 8)])
+    module_call("mha_cross", nn.MultiheadAttention(8, 4), lambda m, q, k, v: m(q, k, v)[0],
+                [normal(3, 2, 8), normal(6, 2, 8), normal(6, 2, 8)])
+    module_call("mha_cross_weights", nn.MultiheadAttention(8, 4), lambda m, q, k, v: m(q, k, v)[1],
+                [normal(3, 2, 8), normal(6, 2, 8), normal(6, 2, 8)])
+    causal = torch.ones(4, 4, dtype=torch.bool).triu(1)
+    padding = torch.tensor([[False, False, False, False], [False, False, True, True]])
+    module_call("mha_causal_padding", nn.MultiheadAttention(8, 2, batch_first=True),
+                lambda m, x, am, kpm: m(x, x, x, key_padding_mask=kpm, attn_mask=am)[0], [normal(2, 4, 8), causal, padding])
+    layer("transformer_encoder_post", nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, batch_first=True),
+          normal(2, 5, 8))
+    layer("transformer_encoder_prenorm_gelu",
+          nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, activation="gelu", norm_first=True), normal(5, 2, 8))
+
+
 def loss_cases():
     logits = normal(5, 4)
     target = torch.tensor([1, 0, 3, -100, 2])
@@ -206,6 +245,7 @@ def main():
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     layer_cases()
+    sequence_cases()
     loss_cases()
     flat = {f"{case}.{field}": t for case, entry in CASES.items() for field, t in entry.items()}
     write_safetensors(OUT, flat)
