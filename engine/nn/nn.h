@@ -3,6 +3,7 @@
 #include "engine/nn/activation.h"
 #include "engine/nn/attention.h"
 #include "engine/nn/conv.h"
+#include "engine/nn/conv_transpose.h"
 #include "engine/nn/dropout.h"
 #include "engine/nn/embedding.h"
 #include "engine/nn/init.h"
