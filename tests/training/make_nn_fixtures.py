@@ -122,6 +122,11 @@ def layer_cases():
     layer("conv2d_groups_nobias", nn.Conv2d(4, 6, 3, groups=2, bias=False), normal(2, 4, 5, 5))
     layer("conv1d_stride2_pad1", nn.Conv1d(3, 4, 3, stride=2, padding=1), normal(2, 3, 9))
     layer("conv1d_same_dilated", nn.Conv1d(2, 3, 4, padding="same", dilation=2), normal(2, 2, 8))
+    layer("convtranspose2d_stride2_outpad", nn.ConvTranspose2d(3, 2, 3, stride=2, padding=1, output_padding=1),
+          normal(2, 3, 4, 4))
+    layer("convtranspose2d_groups_dilated", nn.ConvTranspose2d(4, 6, (2, 3), stride=(1, 2), padding=(0, 1), dilation=2,
+                                                               groups=2, bias=False), normal(1, 4, 3, 5))
+    layer("convtranspose2d_big_padding", nn.ConvTranspose2d(2, 2, 3, padding=2), normal(1, 2, 5, 5))
     layer("batchnorm1d_train", nn.BatchNorm1d(4), normal(6, 4) + 1, train=True)
     layer("batchnorm1d_3d_eval", nn.BatchNorm1d(3), normal(2, 3, 5))
     layer("batchnorm2d_train", nn.BatchNorm2d(3, momentum=0.3), normal(2, 3, 4, 4), train=True)

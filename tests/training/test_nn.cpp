@@ -87,6 +87,12 @@ std::map<std::string, NnCase> nn_cases() {
   t["conv2d_groups_nobias"] = layer<Conv2d>(false, 4, 6, 3, Conv2dOptions{.groups = 2, .bias = false});
   t["conv1d_stride2_pad1"] = layer<Conv1d>(false, 3, 4, 3, Conv1dOptions{.stride = 2, .padding = 1});
   t["conv1d_same_dilated"] = layer<Conv1d>(false, 2, 3, 4, Conv1dOptions{.same_padding = true, .dilation = 2});
+  t["convtranspose2d_stride2_outpad"] = layer<ConvTranspose2d>(
+      false, 3, 2, 3, ConvTranspose2dOptions{.stride = {2, 2}, .padding = {1, 1}, .output_padding = {1, 1}});
+  t["convtranspose2d_groups_dilated"] = layer<ConvTranspose2d>(
+      false, 4, 6, std::array<int64_t, 2>{2, 3},
+      ConvTranspose2dOptions{.stride = {1, 2}, .padding = {0, 1}, .dilation = {2, 2}, .groups = 2, .bias = false});
+  t["convtranspose2d_big_padding"] = layer<ConvTranspose2d>(false, 2, 2, 3, ConvTranspose2dOptions{.padding = {2, 2}});
   t["batchnorm1d_train"] = layer<BatchNorm1d>(true, 4);
   t["batchnorm1d_3d_eval"] = layer<BatchNorm1d>(false, 3);
   t["batchnorm2d_train"] = layer<BatchNorm2d>(true, 3, BatchNormOptions{.momentum = 0.3});
