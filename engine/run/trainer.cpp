@@ -1,0 +1,283 @@
+// The trainer's loop, evaluation and checkpoints (see trainer.h).
+#include "engine/run/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <thread>
+
+#include "engine/core/generator.h"
+#include "engine/io/safetensors.h"
+#include "engine/ops/ops.h"
+#include "engine/optim/clip_grad.h"
+
+namespace nl::run {
+
+const char* run_status_name(RunStatus s) {
+  switch (s) {
+    case RunStatus::Completed: return "completed";
+    case RunStatus::Stopped: return "stopped";
+    case RunStatus::EarlyStopped: return "early-stopped";
+    case RunStatus::Failed: return "failed";
+  }
+  return "unknown";
+}
+
+LossFn cross_entropy_loss(double label_smoothing) {
+  return [label_smoothing](const Tensor& out, const Tensor& target) {
+    return cross_entropy(out, target, Reduction::Mean, -100, label_smoothing);
+  };
+}
+
+namespace {
+
+double seconds_now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// Correct predictions in a batch of logits [N, C] against class indices [N].
+double count_correct(const Tensor& logits, const Tensor& target) {
+  NoGradGuard ng;
+  return sum(eq(argmax(logits, 1), target.to(DType::Int64))).item();
+}
+
+// Targets whose class is among the k largest logits.
+double count_top_k(const Tensor& logits, const Tensor& target, int k) {
+  NoGradGuard ng;
+  int64_t n = logits.size(0), c = logits.size(1);
+  auto values = logits.contiguous().to_vector<float>();
+  auto labels = target.to_vector<int64_t>();
+  double hits = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    float t = values[i * c + labels[i]];
+    int64_t larger = 0;
+    for (int64_t j = 0; j < c; ++j) larger += values[i * c + j] > t;
+    hits += larger < k;
+  }
+  return hits;
+}
+
+}  // namespace
+
+Trainer::Trainer(std::shared_ptr<nn::Module> model, std::shared_ptr<optim::Optimizer> optimizer,
+                 TrainerOptions options, std::shared_ptr<optim::LRScheduler> scheduler)
+    : model_(std::move(model)), optimizer_(std::move(optimizer)), scheduler_(std::move(scheduler)),
+      options_(std::move(options)) {
+  NL_CHECK(model_ && optimizer_, "Trainer: a model and an optimiser are required");
+  NL_CHECK(options_.epochs >= 0, "Trainer: epochs must not be negative, got ", options_.epochs);
+  NL_CHECK(options_.loss != nullptr, "Trainer: no loss function given");
+}
+
+bool Trainer::wait_while_paused() {
+  while (paused_.load() && !stop_.load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  return !stop_.load();
+}
+
+void Trainer::report_checkpoint(TrainingSink* sink, const std::string& what) {
+  if (options_.checkpoint_dir.empty()) return;
+  std::string path = options_.checkpoint_dir + "/" + what + ".safetensors";
+  save_checkpoint(path);
+  if (sink) sink->on_message("checkpoint saved: " + path);
+}
+
+RunResult Trainer::fit(data::DataLoader& train, data::DataLoader* validation, TrainingSink* sink) {
+  stop_.store(false);
+  RunResult result;
+  auto finish = [&](RunStatus status, std::string message) {
+    result.status = status;
+    result.message = std::move(message);
+    result.epochs_completed = epoch_;
+    result.global_step = global_step_;
+    if (sink) sink->on_finished(result);
+    return result;
+  };
+
+  for (; epoch_ < options_.epochs; ++epoch_) {
+    model_->train(true);
+    train.set_epoch(epoch_);
+    train.begin_epoch();
+    const int64_t batches = train.num_batches();
+    // Resuming mid-epoch: the epoch's order is fixed by (seed, epoch); skip what was done.
+    for (int64_t skip = 0; skip < batch_in_epoch_; ++skip)
+      NL_CHECK(train.next().has_value(), "Trainer: checkpoint position (batch ", batch_in_epoch_,
+               ") is past the end of epoch ", epoch_, " (", batches, " batches)");
+    const double epoch_start = seconds_now();
+
+    while (true) {
+      if (!wait_while_paused()) {
+        report_checkpoint(sink, "stopped");
+        return finish(RunStatus::Stopped, "stopped by request at epoch " + std::to_string(epoch_ + 1) + ", batch " +
+                                              std::to_string(batch_in_epoch_));
+      }
+      const double t0 = seconds_now();
+      std::optional<data::Batch> batch = train.next();
+      if (!batch) break;
+      optimizer_->zero_grad();
+      Tensor output = model_->forward(batch->inputs);
+      Tensor loss = options_.loss(output, batch->targets);
+      const double loss_value = loss.item();
+      if (!std::isfinite(loss_value)) {
+        return finish(RunStatus::Failed, "loss became " + std::string(std::isnan(loss_value) ? "NaN" : "infinite") +
+                                             " at step " + std::to_string(global_step_ + 1) + " (epoch " +
+                                             std::to_string(epoch_ + 1) + ", batch " +
+                                             std::to_string(batch_in_epoch_ + 1) +
+                                             "); try a lower learning rate or gradient clipping");
+      }
+      loss.backward();
+      if (options_.clip_grad_norm > 0) optim::clip_grad_norm_(model_->parameters(), options_.clip_grad_norm);
+      optimizer_->step();
+      if (scheduler_) scheduler_->step();
+      ++global_step_;
+      ++batch_in_epoch_;
+
+      const double n = static_cast<double>(batch->inputs.size(0));
+      const double correct = options_.classification ? count_correct(output, batch->targets) : 0;
+      epoch_sums_.loss += loss_value * n;
+      epoch_sums_.correct += correct;
+      epoch_sums_.samples += n;
+      if (sink) {
+        StepMetrics m;
+        m.epoch = epoch_;
+        m.batch = batch_in_epoch_ - 1;
+        m.batches_per_epoch = batches;
+        m.global_step = global_step_;
+        m.loss = loss_value;
+        m.accuracy = options_.classification ? correct / n : 0;
+        m.learning_rate = optimizer_->lr();
+        m.samples_per_second = n / std::max(seconds_now() - t0, 1e-9);
+        sink->on_step(m);
+      }
+    }
+
+    EpochMetrics em;
+    em.epoch = epoch_;
+    em.train_loss = epoch_sums_.samples > 0 ? epoch_sums_.loss / epoch_sums_.samples : 0;
+    em.train_accuracy = epoch_sums_.samples > 0 ? epoch_sums_.correct / epoch_sums_.samples : 0;
+    if (validation) {
+      EpochMetrics v = evaluate(*validation);
+      em.has_validation = true;
+      em.val_loss = v.val_loss;
+      em.val_accuracy = v.val_accuracy;
+      em.val_top_k_accuracy = v.val_top_k_accuracy;
+    }
+    em.seconds = seconds_now() - epoch_start;
+    result.last_epoch = em;
+    if (sink) sink->on_epoch(em);
+
+    // The epoch is complete: the position moves to the start of the next one.
+    epoch_sums_ = Sums{};
+    batch_in_epoch_ = 0;
+    const int64_t finished_epoch = epoch_;
+    if (options_.checkpoint_every_epoch) {
+      ++epoch_;
+      report_checkpoint(sink, "last");
+      --epoch_;
+    }
+
+    if (validation && options_.early_stopping_patience > 0) {
+      if (em.val_loss < best_val_loss_ - options_.early_stopping_min_delta) {
+        best_val_loss_ = em.val_loss;
+        epochs_without_improvement_ = 0;
+      } else if (++epochs_without_improvement_ >= options_.early_stopping_patience) {
+        ++epoch_;
+        return finish(RunStatus::EarlyStopped, "validation loss did not improve for " +
+                                                   std::to_string(epochs_without_improvement_) +
+                                                   " epochs; stopped after epoch " + std::to_string(finished_epoch + 1));
+      }
+    }
+  }
+  return finish(RunStatus::Completed, "completed " + std::to_string(epoch_) + " epochs");
+}
+
+EpochMetrics Trainer::evaluate(data::DataLoader& loader) {
+  const bool was_training = model_->is_training();
+  model_->eval();
+  NoGradGuard ng;
+  double loss_sum = 0, correct = 0, top_k = 0, samples = 0;
+  for (const data::Batch& b : loader) {
+    Tensor out = model_->forward(b.inputs);
+    const double n = static_cast<double>(b.inputs.size(0));
+    loss_sum += options_.loss(out, b.targets).item() * n;
+    if (options_.classification) {
+      correct += count_correct(out, b.targets);
+      top_k += count_top_k(out, b.targets, options_.top_k);
+    }
+    samples += n;
+  }
+  model_->train(was_training);
+  EpochMetrics m;
+  m.has_validation = true;
+  m.val_loss = samples > 0 ? loss_sum / samples : 0;
+  m.val_accuracy = samples > 0 ? correct / samples : 0;
+  m.val_top_k_accuracy = samples > 0 ? top_k / samples : 0;
+  return m;
+}
+
+void Trainer::save_checkpoint(const std::string& path) const {
+  std::map<std::string, Tensor> tensors;
+  for (auto& [name, t] : model_->state_dict()) tensors["model." + name] = t;
+  for (auto& [name, t] : optimizer_->state_dict().to_tensors("optimizer.")) tensors[name] = t;
+  if (scheduler_)
+    for (auto& [name, t] : scheduler_->state_dict().to_tensors("scheduler.")) tensors[name] = t;
+  std::map<std::string, std::string> meta = {
+      {"format", "netloom-checkpoint"},
+      {"version", "1"},
+      {"epoch", std::to_string(epoch_)},
+      {"batch_in_epoch", std::to_string(batch_in_epoch_)},
+      {"global_step", std::to_string(global_step_)},
+      {"rng_state", default_generator().state()},
+      {"best_val_loss", std::to_string(best_val_loss_)},
+      {"epochs_without_improvement", std::to_string(epochs_without_improvement_)},
+  };
+  // The epoch's running sums as exact bit patterns, so a resumed epoch reports the same mean.
+  tensors["trainer.epoch_sums"] =
+      from_buffer(&epoch_sums_, sizeof(Sums), Shape{3}, DType::Float64);
+  tensors["trainer.best_val_loss"] = from_buffer(&best_val_loss_, sizeof(double), Shape{}, DType::Float64);
+  save_safetensors(path, tensors, meta);
+}
+
+void Trainer::load_checkpoint(const std::string& path) {
+  std::map<std::string, std::string> meta;
+  std::map<std::string, Tensor> tensors = load_safetensors(path, &meta);
+  auto field = [&](const char* key) -> const std::string& {
+    auto it = meta.find(key);
+    NL_CHECK(it != meta.end(), path, ": checkpoint metadata lacks '", key, "'");
+    return it->second;
+  };
+  NL_CHECK(meta.count("format") && meta["format"] == "netloom-checkpoint", path,
+           ": not a Netloom checkpoint (metadata 'format' missing or different)");
+  NL_CHECK(field("version") == "1", path, ": checkpoint version ", field("version"),
+           " is newer than this Netloom understands (1)");
+  auto integer = [&](const char* key) {
+    const std::string& v = field(key);
+    try {
+      size_t used = 0;
+      long long x = std::stoll(v, &used);
+      NL_CHECK(used == v.size() && x >= 0, "");
+      return static_cast<int64_t>(x);
+    } catch (...) {
+      fail(path, ": checkpoint metadata '", key, "' is not a non-negative integer: '", v, "'");
+    }
+  };
+  std::map<std::string, Tensor> model_state;
+  for (auto& [name, t] : tensors)
+    if (name.rfind("model.", 0) == 0) model_state[name.substr(6)] = t;
+  model_->load_state_dict(model_state, true);
+  optimizer_->load_state_dict(optim::StateDict::from_tensors(tensors, "optimizer."));
+  if (scheduler_) scheduler_->load_state_dict(optim::StateDict::from_tensors(tensors, "scheduler."));
+  auto sums = tensors.find("trainer.epoch_sums");
+  NL_CHECK(sums != tensors.end() && sums->second.dtype() == DType::Float64 && sums->second.numel() == 3, path,
+           ": checkpoint tensor 'trainer.epoch_sums' is missing or not float64 [3]");
+  auto sv = sums->second.to_vector<double>();
+  epoch_sums_ = Sums{sv[0], sv[1], sv[2]};
+  auto best = tensors.find("trainer.best_val_loss");
+  NL_CHECK(best != tensors.end() && best->second.numel() == 1, path,
+           ": checkpoint tensor 'trainer.best_val_loss' is missing");
+  best_val_loss_ = best->second.item();
+  epoch_ = integer("epoch");
+  batch_in_epoch_ = integer("batch_in_epoch");
+  global_step_ = integer("global_step");
+  epochs_without_improvement_ = integer("epochs_without_improvement");
+  default_generator().set_state(field("rng_state"));
+}
+
+}  // namespace nl::run

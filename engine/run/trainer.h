@@ -1,0 +1,91 @@
+// The trainer: epoch/step loop with validation, metrics, events to a sink, cancel and pause
+// between steps, checkpoints (save/resume), a NaN/Inf guard and early stopping.
+//
+//   nl::run::Trainer trainer(model, optimizer, {.loss = cross_entropy_loss(), .epochs = 20});
+//   nl::run::RunResult r = trainer.fit(train_loader, &val_loader, &sink);
+//
+// Note [Resume equality]: a checkpoint holds the weights and buffers, optimiser and
+// scheduler state, the default generator's state (dropout), the position (epoch and batch
+// within it) and the epoch's running sums. The DataLoader's order is a pure function of
+// (seed, epoch), so resuming sets the epoch and skips the batches already done; on the CPU
+// the resumed run then equals an uninterrupted one bit for bit.
+#pragma once
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "engine/data/dataloader.h"
+#include "engine/nn/module.h"
+#include "engine/optim/lr_scheduler.h"
+#include "engine/optim/optimizer.h"
+#include "engine/run/training_events.h"
+
+namespace nl::run {
+
+// Computes the loss from model outputs and targets.
+using LossFn = std::function<Tensor(const Tensor& output, const Tensor& target)>;
+LossFn cross_entropy_loss(double label_smoothing = 0.0);
+
+struct TrainerOptions {
+  LossFn loss = cross_entropy_loss();
+  int64_t epochs = 10;
+  bool classification = true;        // report accuracy (targets are class indices)
+  int top_k = 5;                     // validation top-k accuracy
+  double clip_grad_norm = 0;         // 0: off
+  int64_t early_stopping_patience = 0;  // epochs without val-loss improvement; 0: off
+  double early_stopping_min_delta = 0;
+  std::string checkpoint_dir;        // empty: no automatic checkpoints
+  bool checkpoint_every_epoch = true;
+};
+
+class Trainer {
+ public:
+  // `scheduler` may be null; when given it is stepped after every optimiser step.
+  Trainer(std::shared_ptr<nn::Module> model, std::shared_ptr<optim::Optimizer> optimizer,
+          TrainerOptions options = {}, std::shared_ptr<optim::LRScheduler> scheduler = nullptr);
+
+  // Trains from the current position (the start, or where a loaded checkpoint left off)
+  // until `options.epochs` epochs are done, a stop is requested, early stopping triggers,
+  // or a step produces a non-finite loss.
+  RunResult fit(data::DataLoader& train, data::DataLoader* validation = nullptr, TrainingSink* sink = nullptr);
+
+  // Mean loss, accuracy and top-k accuracy over a loader, in eval mode and without grad.
+  EpochMetrics evaluate(data::DataLoader& loader);
+
+  // Thread-safe controls, read between steps.
+  void request_stop() { stop_.store(true); }
+  void set_paused(bool paused) { paused_.store(paused); }
+  bool paused() const { return paused_.load(); }
+
+  // Checkpoints (safetensors, written atomically). See Note [Resume equality].
+  void save_checkpoint(const std::string& path) const;
+  void load_checkpoint(const std::string& path);
+
+  int64_t epoch() const { return epoch_; }
+  int64_t global_step() const { return global_step_; }
+
+ private:
+  struct Sums {
+    double loss = 0, correct = 0, samples = 0;
+  };
+  bool wait_while_paused();
+  void report_checkpoint(TrainingSink* sink, const std::string& what);
+
+  std::shared_ptr<nn::Module> model_;
+  std::shared_ptr<optim::Optimizer> optimizer_;
+  std::shared_ptr<optim::LRScheduler> scheduler_;
+  TrainerOptions options_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> paused_{false};
+
+  // Position: the epoch in progress and the batches of it already done.
+  int64_t epoch_ = 0;
+  int64_t batch_in_epoch_ = 0;
+  int64_t global_step_ = 0;
+  Sums epoch_sums_;
+  double best_val_loss_ = 1e300;
+  int64_t epochs_without_improvement_ = 0;
+};
+
+}  // namespace nl::run
