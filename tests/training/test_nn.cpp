@@ -9,6 +9,7 @@
 #include <set>
 
 #include "engine/nn/nn.h"
+#include "engine/optim/adam.h"
 #include "pytorch_parity.h"
 #include "testing.h"
 
@@ -384,6 +385,13 @@ class TestNn : public QObject {
     QVERIFY(amax(abs(a.bias)).item() <= 1.0 / 20);
     QVERIFY(std::fabs(stddev(a.weight).item() - 1.0 / 20 / std::sqrt(3.0)) < 0.002);
     QVERIFY(testing::error_of([&] { Tensor v = empty({5}); init::xavier_uniform_(v); }).find("at least 2") != std::string::npos);
+    // Convolutions take fan_in from the weight as laid out: in/groups * k * k for Conv2d,
+    // out/groups * k * k for ConvTranspose2d (whose weight is [in, out/groups, k, k]).
+    Conv2d conv(64, 8, 3, Conv2dOptions{.gen = &g1});
+    ConvTranspose2d up(8, 64, 3, ConvTranspose2dOptions{.gen = &g1});
+    QVERIFY(amax(abs(conv.weight)).item() <= 1.0 / 24 && amax(abs(conv.weight)).item() > 0.95 / 24);
+    QVERIFY(amax(abs(up.weight)).item() <= 1.0 / 24 && amax(abs(up.weight)).item() > 0.95 / 24);
+    QVERIFY(amax(abs(up.bias)).item() <= 1.0 / 24);
   }
 
   void gradcheck_composite() {
@@ -412,6 +420,32 @@ class TestNn : public QObject {
     Tensor first = model->parameters()[0];
     model->to(Device::cpu());  // already there: nothing moves, identity kept
     QVERIFY(model->parameters()[0].same(first));
+  }
+
+  // The pieces together: a model's parameters() feed an optimiser, which keeps training the
+  // same tensors after load_state_dict copies new values into them.
+  void trains_with_an_optimiser_across_a_reload() {
+    Generator gen(17);
+    auto model = std::make_shared<Sequential>(std::vector<ModulePtr>{std::make_shared<Linear>(2, 16, true, &gen), std::make_shared<Tanh>(),
+                                                                     std::make_shared<Linear>(16, 1, true, &gen)});
+    Tensor x = uniform({64, 2}, -1, 1, {}, &gen);
+    Tensor y = mul(x.select(1, 0), x.select(1, 1)).unsqueeze(1);  // a saddle: needs the hidden layer
+    optim::Adam opt(model->parameters(), {.lr = 0.02});
+    auto step = [&] {
+      opt.zero_grad();
+      Tensor loss = F::mse_loss(model->forward(x), y);
+      loss.backward();
+      opt.step();
+      return loss.item();
+    };
+    double first = step();
+    for (int i = 0; i < 150; ++i) step();
+    auto snapshot = model->state_dict();
+    for (auto& [name, t] : snapshot) t = t.clone();
+    model->load_state_dict(snapshot);
+    for (int i = 0; i < 150; ++i) step();
+    double last = step();
+    QVERIFY2(last < first / 10, (std::to_string(first) + " -> " + std::to_string(last)).c_str());
   }
 
   void multi_input_layers_check_arity() {
