@@ -41,7 +41,8 @@ class Module {
   // The class name, as in PyTorch ("Linear"), for messages and printing.
   virtual std::string type_name() const = 0;
 
-  // Recursive, in registration order, children after own entries, names dotted.
+  // Recursive, in registration order, children after own entries, names dotted; a tensor
+  // reachable by several paths (shared module, tied weight) appears once, under its first name.
   std::vector<std::pair<std::string, Tensor>> named_parameters() const;
   std::vector<Tensor> parameters() const;
   std::vector<std::pair<std::string, Tensor>> named_buffers() const;
@@ -49,7 +50,8 @@ class Module {
   const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& named_children() const { return children_; }
   std::shared_ptr<Module> child(const std::string& name) const;  // throws when absent
 
-  // Parameters and buffers by dotted name, as torch.nn.Module.state_dict().
+  // Parameters and buffers by dotted name, as torch.nn.Module.state_dict(): every path, so a
+  // shared tensor appears under each of its names.
   std::map<std::string, Tensor> state_dict() const;
   // Copies values into the existing tensors. strict: every key must match both ways. Shape
   // mismatches always throw. All checks run before any copy, so a failed load changes nothing.
@@ -78,6 +80,7 @@ class Module {
   void add_child(const std::string& name, std::shared_ptr<Module> m);
 
  private:
+  std::vector<std::pair<std::string, Tensor>> all_named_tensors() const;
   void collect(const std::string& prefix, bool params, std::vector<std::pair<std::string, Tensor>>& out) const;
   void check_new_name(const std::string& name) const;
 

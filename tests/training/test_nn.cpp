@@ -297,6 +297,17 @@ class TestNn : public QObject {
     QCOMPARE(state.at("3.1.conv1.weight").shape(), Shape({6, 4, 3, 3}));
   }
 
+  void shared_modules_are_listed_once_but_saved_under_every_name() {
+    auto shared = std::make_shared<Linear>(3, 3);
+    Sequential model(std::vector<ModulePtr>{shared, std::make_shared<ReLU>(), shared});
+    QCOMPARE(keys(model.named_parameters()), (std::vector<std::string>{"0.weight", "0.bias"}));
+    QCOMPARE(model.num_parameters(), (int64_t)12);
+    auto state = model.state_dict();
+    QCOMPARE(state.size(), size_t(4));  // "0.*" and "2.*", as torch's state_dict
+    QVERIFY(state.at("2.weight").storage() == shared->weight.storage());
+    model.load_state_dict(state);
+  }
+
   void save_load_round_trip_gives_identical_outputs() {
     QTemporaryDir dir;
     QVERIFY(dir.isValid());
