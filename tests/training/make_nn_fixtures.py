@@ -136,6 +136,10 @@ def layer_cases():
     cumulative.num_batches_tracked.fill_(3)  # momentum becomes 1/4
     cumulative.train()
     record("batchnorm2d_cumulative_train", cumulative, [normal(3, 2, 3, 3)], cumulative)
+    layer("batchnorm2d_no_stats_eval", nn.BatchNorm2d(3, track_running_stats=False), normal(2, 3, 3, 3))
+    layer("batchnorm1d_no_affine_train", nn.BatchNorm1d(3, affine=False, eps=1e-3), normal(5, 3), train=True)
+    layer("layernorm_no_affine", nn.LayerNorm(6, elementwise_affine=False, eps=1e-3), normal(4, 6))
+    layer("groupnorm_no_affine_3d", nn.GroupNorm(3, 3, affine=False), normal(2, 3, 7))
     layer("layernorm", nn.LayerNorm([4, 5]), normal(2, 3, 4, 5))
     layer("groupnorm", nn.GroupNorm(2, 6), normal(2, 6, 3, 3) * 2 + 1)
     layer("maxpool2d_k3s2p1", nn.MaxPool2d(3, 2, 1), distinct(1, 2, 7, 7))

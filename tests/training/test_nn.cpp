@@ -99,6 +99,10 @@ std::map<std::string, NnCase> nn_cases() {
   t["batchnorm2d_train"] = layer<BatchNorm2d>(true, 3, BatchNormOptions{.momentum = 0.3});
   t["batchnorm2d_eval"] = layer<BatchNorm2d>(false, 3);
   t["batchnorm2d_cumulative_train"] = layer<BatchNorm2d>(true, 2, BatchNormOptions{.momentum = std::nullopt});
+  t["batchnorm2d_no_stats_eval"] = layer<BatchNorm2d>(false, 3, BatchNormOptions{.track_running_stats = false});
+  t["batchnorm1d_no_affine_train"] = layer<BatchNorm1d>(true, 3, BatchNormOptions{.eps = 1e-3, .affine = false});
+  t["layernorm_no_affine"] = layer<LayerNorm>(false, std::vector<int64_t>{6}, 1e-3, false);
+  t["groupnorm_no_affine_3d"] = layer<GroupNorm>(false, 3, 3, 1e-5, false);
   t["layernorm"] = layer<LayerNorm>(false, std::vector<int64_t>{4, 5});
   t["groupnorm"] = layer<GroupNorm>(false, 2, 6);
   t["maxpool2d_k3s2p1"] = layer<MaxPool2d>(false, 3, 2, 1);
