@@ -149,6 +149,7 @@ def layer_cases():
     layer("adaptive_avg_2x3_of_5x7", nn.AdaptiveAvgPool2d((2, 3)), normal(2, 2, 5, 7))
     layer("flatten", nn.Flatten(), normal(2, 3, 2, 2))
     layer("embedding", nn.Embedding(10, 4), torch.randint(0, 10, (3, 5), generator=gen))
+    layer("embedding_padding_idx", nn.Embedding(6, 3, padding_idx=-2), torch.tensor([[0, 4, 1], [4, 4, 5]]))
     layer("relu", nn.ReLU(), normal(3, 4))
     layer("leaky_relu", nn.LeakyReLU(0.2), normal(3, 4))
     layer("gelu", nn.GELU(), normal(3, 4))

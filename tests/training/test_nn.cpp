@@ -112,6 +112,7 @@ std::map<std::string, NnCase> nn_cases() {
   t["adaptive_avg_2x3_of_5x7"] = layer<AdaptiveAvgPool2d>(false, std::array<int64_t, 2>{2, 3});
   t["flatten"] = layer<Flatten>(false);
   t["embedding"] = layer<Embedding>(false, 10, 4);
+  t["embedding_padding_idx"] = layer<Embedding>(false, 6, 3, std::optional<int64_t>(-2));
   t["relu"] = layer<ReLU>(false);
   t["leaky_relu"] = layer<LeakyReLU>(false, 0.2);
   t["gelu"] = layer<GELU>(false);
@@ -461,6 +462,13 @@ class TestNn : public QObject {
     for (int i = 0; i < 150; ++i) step();
     double last = step();
     QVERIFY2(last < first / 10, (std::to_string(first) + " -> " + std::to_string(last)).c_str());
+  }
+
+  void embedding_padding_row_starts_at_zero() {
+    Embedding emb(5, 4, 1);
+    QCOMPARE(sum(abs(emb.weight.select(0, 1))).item(), 0.0);
+    QVERIFY(sum(abs(emb.weight.select(0, 0))).item() > 0);
+    QVERIFY(testing::error_of([] { Embedding(5, 4, 5); }).find("padding_idx 5") != std::string::npos);
   }
 
   void multi_input_layers_check_arity() {
