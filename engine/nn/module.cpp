@@ -58,6 +58,25 @@ std::shared_ptr<Module> Module::child(const std::string& name) const {
   fail(type_name(), ": no child module named '", name, "'");
 }
 
+std::vector<std::pair<std::string, std::shared_ptr<Module>>> Module::named_modules() const {
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> out;
+  std::set<const Module*> seen;
+  std::function<void(const Module&, const std::string&)> visit = [&](const Module& m, const std::string& prefix) {
+    for (const auto& [name, c] : m.children_) {
+      if (!seen.insert(c.get()).second) continue;
+      out.emplace_back(prefix + name, c);
+      visit(*c, prefix + name + ".");
+    }
+  };
+  visit(*this, "");
+  return out;
+}
+
+void Module::apply(const std::function<void(Module&)>& fn) {
+  for (auto& [name, m] : children_) m->apply(fn);
+  fn(*this);
+}
+
 void Module::collect(const std::string& prefix, bool params,
                      std::vector<std::pair<std::string, Tensor>>& out) const {
   for (const auto& [name, t] : params ? params_ : buffers_) out.emplace_back(prefix + name, t);

@@ -16,6 +16,7 @@
 // instead of replacing the tensor.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -49,6 +50,11 @@ class Module {
   std::vector<Tensor> buffers() const;
   const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& named_children() const { return children_; }
   std::shared_ptr<Module> child(const std::string& name) const;  // throws when absent
+  // Every descendant, depth first, with dotted names ("layer1.0.conv1"); each module once.
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> named_modules() const;
+  // Calls fn on every descendant and then on this module (torch's Module.apply), e.g. to
+  // re-initialise all Linear weights.
+  void apply(const std::function<void(Module&)>& fn);
 
   // Parameters and buffers by dotted name, as torch.nn.Module.state_dict(): every path, so a
   // shared tensor appears under each of its names.

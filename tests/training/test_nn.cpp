@@ -313,6 +313,28 @@ class TestNn : public QObject {
     model.load_state_dict(state);
   }
 
+  void named_modules_and_apply_walk_the_tree() {
+    auto net = tiny_resnet();
+    std::vector<std::string> names;
+    for (auto& [name, m] : net->named_modules()) names.push_back(name + ":" + m->type_name());
+    QCOMPARE(names.size(), size_t(7 + 2 * 6 + 2));  // 7 top layers; 2 blocks, each with 5 children; 2 layers in the projection shortcut
+    QCOMPARE(QString::fromStdString(names[3]), QStringLiteral("3:Sequential"));
+    QCOMPARE(QString::fromStdString(names[4]), QStringLiteral("3.0:ResBlock"));
+    QCOMPARE(QString::fromStdString(names[9]), QStringLiteral("3.0.shortcut:Sequential"));
+    QCOMPARE(QString::fromStdString(names.back()), QStringLiteral("6:Linear"));
+    int linears = 0;
+    net->apply([&](Module& m) {
+      if (auto* lin = dynamic_cast<Linear*>(&m)) {
+        init::zeros_(lin->weight);
+        ++linears;
+      }
+    });
+    QCOMPARE(linears, 1);
+    net->eval();
+    NL_EXPECT_CLOSE(net->forward(ones({1, 3, 8, 8})), std::static_pointer_cast<Linear>((*net)[6])->bias.unsqueeze(0), 0, 0);
+    NL_EXPECT_CLOSE(Identity().forward(ones({2})), ones({2}), 0, 0);
+  }
+
   void save_load_round_trip_gives_identical_outputs() {
     QTemporaryDir dir;
     QVERIFY(dir.isValid());
