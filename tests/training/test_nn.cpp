@@ -493,6 +493,23 @@ class TestNn : public QObject {
     QVERIFY(testing::error_of([] { Embedding(5, 4, 5); }).find("padding_idx 5") != std::string::npos);
   }
 
+  void recurrent_dropout_only_between_layers_in_training() {
+    Generator gen(19);
+    LSTM lstm(3, 5, RnnOptions{.num_layers = 2, .dropout = 0.5, .gen = &gen});
+    Tensor x = randn({4, 2, 3}, {}, &gen);
+    Tensor a = lstm.forward(x), b = lstm.forward(x);
+    QVERIFY(testing::compare(a, b, 0, 0) != "");  // different masks between the layers
+    lstm.eval();
+    NL_EXPECT_CLOSE(lstm.forward(x), lstm.forward(x), 0, 0);
+    RnnResult r = lstm.run(x);
+    QCOMPARE(r.h_n.shape(), Shape({2, 2, 5}));
+    NL_EXPECT_CLOSE(r.h_n.select(0, 1), r.output.select(0, 3), 0, 0);  // top layer's last step
+    std::string err = testing::error_of([&] { lstm.run(x, zeros({1, 2, 5})); });
+    QVERIFY2(err.find("h0 must be [2, 2, 5]") != std::string::npos, err.c_str());
+    GRU gru(3, 5);
+    QVERIFY(testing::error_of([&] { gru.run(x, Tensor(), zeros({1, 2, 5})); }).find("no cell state") != std::string::npos);
+  }
+
   void multi_input_layers_check_arity() {
     Add add;
     QVERIFY(testing::error_of([&] { add.forward(ones({2})); }).find("several inputs") != std::string::npos);
