@@ -202,6 +202,11 @@ def sequence_cases():
     layer("transformer_encoder_prenorm_gelu",
           nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, activation="gelu", norm_first=True), normal(5, 2, 8))
 
+    encoder = nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 4, dim_feedforward=12, batch_first=True), 2,
+                                    norm=nn.LayerNorm(8), enable_nested_tensor=False)
+    causal4 = torch.ones(4, 4, dtype=torch.bool).triu(1)
+    module_call("transformer_encoder_stack_causal", encoder, lambda m, x, am: m(x, mask=am), [normal(2, 4, 8), causal4])
+
 
 def loss_cases():
     logits = normal(5, 4)

@@ -151,6 +151,9 @@ std::map<std::string, NnCase> nn_cases() {
   t["mha_causal_padding"] = module_call<MultiheadAttention>(
       [](MultiheadAttention& m, In in) { return m.attend(in[0], in[0], in[0], {in[1], in[2]}).output; }, 8, 2,
       AttentionOptions{.batch_first = true});
+  t["transformer_encoder_stack_causal"] = module_call<TransformerEncoder>(
+      [](TransformerEncoder& m, In in) { return m.encode(in[0], {in[1], Tensor()}); }, 8, 4, 2,
+      EncoderLayerOptions{.dim_feedforward = 12, .batch_first = true}, true);
   t["transformer_encoder_post"] = layer<TransformerEncoderLayer>(false, 8, 2, EncoderLayerOptions{.dim_feedforward = 16, .batch_first = true});
   t["transformer_encoder_prenorm_gelu"] = layer<TransformerEncoderLayer>(
       false, 8, 2, EncoderLayerOptions{.dim_feedforward = 16, .activation = FeedForwardActivation::GELU, .norm_first = true});
