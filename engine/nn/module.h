@@ -10,6 +10,10 @@
 //   nl::optim::SGD opt(model->parameters(), {.lr = 0.1});
 //   model->save("model.safetensors");
 //
+// A model with its own forward derives from Module and registers its pieces in its
+// constructor, which is where their names come from:
+//   conv1 = register_module("conv1", std::make_shared<nl::nn::Conv2d>(3, 16, 3));
+//
 // Note [Parameter identity]: a registered parameter is the same Tensor (same TensorImpl) as
 // the layer's member, so optimisers holding parameters() keep seeing the live values.
 // load_state_dict copies into that tensor, and to(Device) moves its storage in place,
