@@ -185,6 +185,12 @@ def sequence_cases():
         out, hn = m(x, h)
         return torch.cat([out, hn], 0)
     module_call("gru_2layer_states", nn.GRU(3, 4, num_layers=2), gru_states, [normal(5, 2, 3), normal(2, 2, 4)])
+    def lstm_all_flat(m, x, h, c):
+        out, (hn, cn) = m(x, (h, c))
+        return torch.cat([out.flatten(), hn.flatten(), cn.flatten()])
+    module_call("lstm_bidirectional_2layer_states", nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True),
+                lstm_all_flat, [normal(2, 5, 3), normal(4, 2, 4), normal(4, 2, 4)])
+    module_call("gru_bidirectional", nn.GRU(3, 4, bidirectional=True), lambda m, x: m(x)[0], [normal(5, 2, 3)])
     module_call("gru_batch_first_nobias", nn.GRU(3, 4, bias=False, batch_first=True), lambda m, x: m(x)[0],
                 [normal(2, 4, 3)])
     module_call("mha_self_batch_first", nn.MultiheadAttention(8, 2, batch_first=True), lambda m, x: m(x, x, x)[0],

@@ -141,6 +141,14 @@ std::map<std::string, NnCase> nn_cases() {
         return cat({r.output, r.h_n}, 0);
       },
       3, 4, RnnOptions{.num_layers = 2});
+  t["lstm_bidirectional_2layer_states"] = module_call<LSTM>(
+      [](LSTM& m, In in) {
+        RnnResult r = m.run(in[0], in[1], in[2]);
+        return cat({r.output.flatten(), r.h_n.flatten(), r.c_n.flatten()}, 0);
+      },
+      3, 4, RnnOptions{.num_layers = 2, .batch_first = true, .bidirectional = true});
+  t["gru_bidirectional"] = module_call<GRU>([](GRU& m, In in) { return m.forward(in[0]); }, 3, 4,
+                                            RnnOptions{.bidirectional = true});
   t["gru_batch_first_nobias"] = module_call<GRU>([](GRU& m, In in) { return m.forward(in[0]); }, 3, 4,
                                                  RnnOptions{.bias = false, .batch_first = true});
   t["mha_self_batch_first"] = module_call<MultiheadAttention>([](MultiheadAttention& m, In in) { return m.forward(in[0]); },
