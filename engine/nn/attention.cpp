@@ -1,4 +1,4 @@
-// Multi-head scaled dot-product attention and the Transformer encoder layer (see
+// Multi-head scaled dot-product attention, the Transformer encoder layer and stack (see
 // attention.h), composed from matmul, softmax and elementwise ops.
 #include "engine/nn/attention.h"
 
@@ -106,6 +106,21 @@ Tensor TransformerEncoderLayer::encode(const Tensor& src, const AttentionMasks& 
   }
   x = norm1->forward(x + self_attention_block(x, masks));
   return norm2->forward(x + feed_forward_block(x));
+}
+
+TransformerEncoder::TransformerEncoder(int64_t d_model, int64_t nhead, int64_t num_layers,
+                                       const EncoderLayerOptions& opts, bool final_norm) {
+  NL_CHECK(num_layers > 0, "TransformerEncoder: num_layers must be positive, got ", num_layers);
+  layers = register_module("layers", std::make_shared<Sequential>());
+  for (int64_t i = 0; i < num_layers; ++i) layers->push_back(std::make_shared<TransformerEncoderLayer>(d_model, nhead, opts));
+  if (final_norm)
+    norm = register_module("norm", std::make_shared<LayerNorm>(std::vector<int64_t>{d_model}, opts.layer_norm_eps));
+}
+
+Tensor TransformerEncoder::encode(const Tensor& src, const AttentionMasks& masks) {
+  Tensor x = src;
+  for (size_t i = 0; i < layers->size(); ++i) x = std::static_pointer_cast<TransformerEncoderLayer>((*layers)[i])->encode(x, masks);
+  return norm ? norm->forward(x) : x;
 }
 
 }  // namespace nl::nn

@@ -1,5 +1,6 @@
-// Multi-head attention and the Transformer encoder layer, with torch.nn's parameter names
-// (self_attn.in_proj_weight, self_attn.out_proj.weight, linear1, norm1, ...) and init.
+// Multi-head attention, the Transformer encoder layer and the encoder stack, with torch.nn's
+// parameter names (layers.0.self_attn.in_proj_weight, ...out_proj.weight, linear1, norm1, ...)
+// and init.
 #pragma once
 #include <memory>
 
@@ -76,6 +77,22 @@ class TransformerEncoderLayer : public Module {
  private:
   Tensor self_attention_block(const Tensor& x, const AttentionMasks& masks);
   Tensor feed_forward_block(const Tensor& x);
+};
+
+// num_layers encoder layers (each initialised on its own, where PyTorch deep-copies one
+// layer so all start equal; load a state_dict to match it) and an optional final LayerNorm.
+class TransformerEncoder : public Module {
+ public:
+  TransformerEncoder(int64_t d_model, int64_t nhead, int64_t num_layers, const EncoderLayerOptions& opts = {},
+                     bool final_norm = false);
+
+  using Module::forward;
+  Tensor forward(const Tensor& src) override { return encode(src); }
+  Tensor encode(const Tensor& src, const AttentionMasks& masks = {});
+  std::string type_name() const override { return "TransformerEncoder"; }
+
+  std::shared_ptr<Sequential> layers;  // "layers.0", "layers.1", ...
+  std::shared_ptr<LayerNorm> norm;     // null without final_norm
 };
 
 }  // namespace nl::nn

@@ -58,16 +58,45 @@ std::shared_ptr<Module> Module::child(const std::string& name) const {
   fail(type_name(), ": no child module named '", name, "'");
 }
 
+std::vector<std::pair<std::string, std::shared_ptr<Module>>> Module::named_modules() const {
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> out;
+  std::set<const Module*> seen;
+  std::function<void(const Module&, const std::string&)> visit = [&](const Module& m, const std::string& prefix) {
+    for (const auto& [name, c] : m.children_) {
+      if (!seen.insert(c.get()).second) continue;
+      out.emplace_back(prefix + name, c);
+      visit(*c, prefix + name + ".");
+    }
+  };
+  visit(*this, "");
+  return out;
+}
+
+void Module::apply(const std::function<void(Module&)>& fn) {
+  for (auto& [name, m] : children_) m->apply(fn);
+  fn(*this);
+}
+
 void Module::collect(const std::string& prefix, bool params,
                      std::vector<std::pair<std::string, Tensor>>& out) const {
   for (const auto& [name, t] : params ? params_ : buffers_) out.emplace_back(prefix + name, t);
   for (const auto& [name, m] : children_) m->collect(prefix + name + ".", params, out);
 }
 
+// A tensor reachable under several names (a module used twice, tied weights) is listed once,
+// under its first name, as PyTorch's named_parameters does, so an optimiser updates it once.
+static std::vector<std::pair<std::string, Tensor>> first_occurrences(std::vector<std::pair<std::string, Tensor>> all) {
+  std::set<const TensorImpl*> seen;
+  std::vector<std::pair<std::string, Tensor>> out;
+  for (auto& entry : all)
+    if (seen.insert(entry.second.impl()).second) out.push_back(std::move(entry));
+  return out;
+}
+
 std::vector<std::pair<std::string, Tensor>> Module::named_parameters() const {
   std::vector<std::pair<std::string, Tensor>> out;
   collect("", true, out);
-  return out;
+  return first_occurrences(std::move(out));
 }
 
 std::vector<Tensor> Module::parameters() const {
@@ -79,7 +108,7 @@ std::vector<Tensor> Module::parameters() const {
 std::vector<std::pair<std::string, Tensor>> Module::named_buffers() const {
   std::vector<std::pair<std::string, Tensor>> out;
   collect("", false, out);
-  return out;
+  return first_occurrences(std::move(out));
 }
 
 std::vector<Tensor> Module::buffers() const {
@@ -88,16 +117,22 @@ std::vector<Tensor> Module::buffers() const {
   return out;
 }
 
+// Every name, shared tensors included (as torch's state_dict), parameters before buffers.
+std::vector<std::pair<std::string, Tensor>> Module::all_named_tensors() const {
+  std::vector<std::pair<std::string, Tensor>> out;
+  collect("", true, out);
+  collect("", false, out);
+  return out;
+}
+
 std::map<std::string, Tensor> Module::state_dict() const {
   std::map<std::string, Tensor> out;
-  for (auto& [name, t] : named_parameters()) out[name] = t.detach();
-  for (auto& [name, t] : named_buffers()) out[name] = t.detach();
+  for (auto& [name, t] : all_named_tensors()) out[name] = t.detach();
   return out;
 }
 
 void Module::load_state_dict(const std::map<std::string, Tensor>& state, bool strict) {
-  auto targets = named_parameters();
-  for (auto& entry : named_buffers()) targets.push_back(entry);
+  auto targets = all_named_tensors();
   std::set<std::string> own;
   std::vector<std::string> missing;
   for (const auto& [name, t] : targets) {

@@ -10,12 +10,17 @@
 //   nl::optim::SGD opt(model->parameters(), {.lr = 0.1});
 //   model->save("model.safetensors");
 //
+// A model with its own forward derives from Module and registers its pieces in its
+// constructor, which is where their names come from:
+//   conv1 = register_module("conv1", std::make_shared<nl::nn::Conv2d>(3, 16, 3));
+//
 // Note [Parameter identity]: a registered parameter is the same Tensor (same TensorImpl) as
 // the layer's member, so optimisers holding parameters() keep seeing the live values.
 // load_state_dict copies into that tensor, and to(Device) moves its storage in place,
 // instead of replacing the tensor.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -41,15 +46,22 @@ class Module {
   // The class name, as in PyTorch ("Linear"), for messages and printing.
   virtual std::string type_name() const = 0;
 
-  // Recursive, in registration order, children after own entries, names dotted.
+  // Recursive, in registration order, children after own entries, names dotted; a tensor
+  // reachable by several paths (shared module, tied weight) appears once, under its first name.
   std::vector<std::pair<std::string, Tensor>> named_parameters() const;
   std::vector<Tensor> parameters() const;
   std::vector<std::pair<std::string, Tensor>> named_buffers() const;
   std::vector<Tensor> buffers() const;
   const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& named_children() const { return children_; }
   std::shared_ptr<Module> child(const std::string& name) const;  // throws when absent
+  // Every descendant, depth first, with dotted names ("layer1.0.conv1"); each module once.
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> named_modules() const;
+  // Calls fn on every descendant and then on this module (torch's Module.apply), e.g. to
+  // re-initialise all Linear weights.
+  void apply(const std::function<void(Module&)>& fn);
 
-  // Parameters and buffers by dotted name, as torch.nn.Module.state_dict().
+  // Parameters and buffers by dotted name, as torch.nn.Module.state_dict(): every path, so a
+  // shared tensor appears under each of its names.
   std::map<std::string, Tensor> state_dict() const;
   // Copies values into the existing tensors. strict: every key must match both ways. Shape
   // mismatches always throw. All checks run before any copy, so a failed load changes nothing.
@@ -78,6 +90,7 @@ class Module {
   void add_child(const std::string& name, std::shared_ptr<Module> m);
 
  private:
+  std::vector<std::pair<std::string, Tensor>> all_named_tensors() const;
   void collect(const std::string& prefix, bool params, std::vector<std::pair<std::string, Tensor>>& out) const;
   void check_new_name(const std::string& name) const;
 

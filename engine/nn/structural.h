@@ -1,9 +1,17 @@
 // Layers that only rearrange or combine tensors, for building graphs out of modules:
-// Flatten, and the multi-input Add (residual connections) and Concat (skip concatenation).
+// Identity, Flatten, and the multi-input Add (residual connections) and Concat (skip concatenation).
 #pragma once
 #include "engine/nn/module.h"
 
 namespace nl::nn {
+
+// Passes its input through: a placeholder, e.g. for a residual branch without a projection.
+class Identity : public Module {
+ public:
+  using Module::forward;
+  Tensor forward(const Tensor& x) override { return x; }
+  std::string type_name() const override { return "Identity"; }
+};
 
 class Flatten : public Module {
  public:

@@ -136,6 +136,10 @@ def layer_cases():
     cumulative.num_batches_tracked.fill_(3)  # momentum becomes 1/4
     cumulative.train()
     record("batchnorm2d_cumulative_train", cumulative, [normal(3, 2, 3, 3)], cumulative)
+    layer("batchnorm2d_no_stats_eval", nn.BatchNorm2d(3, track_running_stats=False), normal(2, 3, 3, 3))
+    layer("batchnorm1d_no_affine_train", nn.BatchNorm1d(3, affine=False, eps=1e-3), normal(5, 3), train=True)
+    layer("layernorm_no_affine", nn.LayerNorm(6, elementwise_affine=False, eps=1e-3), normal(4, 6))
+    layer("groupnorm_no_affine_3d", nn.GroupNorm(3, 3, affine=False), normal(2, 3, 7))
     layer("layernorm", nn.LayerNorm([4, 5]), normal(2, 3, 4, 5))
     layer("groupnorm", nn.GroupNorm(2, 6), normal(2, 6, 3, 3) * 2 + 1)
     layer("maxpool2d_k3s2p1", nn.MaxPool2d(3, 2, 1), distinct(1, 2, 7, 7))
@@ -145,6 +149,7 @@ def layer_cases():
     layer("adaptive_avg_2x3_of_5x7", nn.AdaptiveAvgPool2d((2, 3)), normal(2, 2, 5, 7))
     layer("flatten", nn.Flatten(), normal(2, 3, 2, 2))
     layer("embedding", nn.Embedding(10, 4), torch.randint(0, 10, (3, 5), generator=gen))
+    layer("embedding_padding_idx", nn.Embedding(6, 3, padding_idx=-2), torch.tensor([[0, 4, 1], [4, 4, 5]]))
     layer("relu", nn.ReLU(), normal(3, 4))
     layer("leaky_relu", nn.LeakyReLU(0.2), normal(3, 4))
     layer("gelu", nn.GELU(), normal(3, 4))
@@ -180,6 +185,12 @@ def sequence_cases():
         out, hn = m(x, h)
         return torch.cat([out, hn], 0)
     module_call("gru_2layer_states", nn.GRU(3, 4, num_layers=2), gru_states, [normal(5, 2, 3), normal(2, 2, 4)])
+    def lstm_all_flat(m, x, h, c):
+        out, (hn, cn) = m(x, (h, c))
+        return torch.cat([out.flatten(), hn.flatten(), cn.flatten()])
+    module_call("lstm_bidirectional_2layer_states", nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True),
+                lstm_all_flat, [normal(2, 5, 3), normal(4, 2, 4), normal(4, 2, 4)])
+    module_call("gru_bidirectional", nn.GRU(3, 4, bidirectional=True), lambda m, x: m(x)[0], [normal(5, 2, 3)])
     module_call("gru_batch_first_nobias", nn.GRU(3, 4, bias=False, batch_first=True), lambda m, x: m(x)[0],
                 [normal(2, 4, 3)])
     module_call("mha_self_batch_first", nn.MultiheadAttention(8, 2, batch_first=True), lambda m, x: m(x, x, x)[0],
@@ -196,6 +207,11 @@ def sequence_cases():
           normal(2, 5, 8))
     layer("transformer_encoder_prenorm_gelu",
           nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, activation="gelu", norm_first=True), normal(5, 2, 8))
+
+    encoder = nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 4, dim_feedforward=12, batch_first=True), 2,
+                                    norm=nn.LayerNorm(8), enable_nested_tensor=False)
+    causal4 = torch.ones(4, 4, dtype=torch.bool).triu(1)
+    module_call("transformer_encoder_stack_causal", encoder, lambda m, x, am: m(x, mask=am), [normal(2, 4, 8), causal4])
 
 
 def loss_cases():

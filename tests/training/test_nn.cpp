@@ -9,6 +9,7 @@
 #include <set>
 
 #include "engine/nn/nn.h"
+#include "engine/optim/adam.h"
 #include "pytorch_parity.h"
 #include "testing.h"
 
@@ -98,6 +99,10 @@ std::map<std::string, NnCase> nn_cases() {
   t["batchnorm2d_train"] = layer<BatchNorm2d>(true, 3, BatchNormOptions{.momentum = 0.3});
   t["batchnorm2d_eval"] = layer<BatchNorm2d>(false, 3);
   t["batchnorm2d_cumulative_train"] = layer<BatchNorm2d>(true, 2, BatchNormOptions{.momentum = std::nullopt});
+  t["batchnorm2d_no_stats_eval"] = layer<BatchNorm2d>(false, 3, BatchNormOptions{.track_running_stats = false});
+  t["batchnorm1d_no_affine_train"] = layer<BatchNorm1d>(true, 3, BatchNormOptions{.eps = 1e-3, .affine = false});
+  t["layernorm_no_affine"] = layer<LayerNorm>(false, std::vector<int64_t>{6}, 1e-3, false);
+  t["groupnorm_no_affine_3d"] = layer<GroupNorm>(false, 3, 3, 1e-5, false);
   t["layernorm"] = layer<LayerNorm>(false, std::vector<int64_t>{4, 5});
   t["groupnorm"] = layer<GroupNorm>(false, 2, 6);
   t["maxpool2d_k3s2p1"] = layer<MaxPool2d>(false, 3, 2, 1);
@@ -107,6 +112,7 @@ std::map<std::string, NnCase> nn_cases() {
   t["adaptive_avg_2x3_of_5x7"] = layer<AdaptiveAvgPool2d>(false, std::array<int64_t, 2>{2, 3});
   t["flatten"] = layer<Flatten>(false);
   t["embedding"] = layer<Embedding>(false, 10, 4);
+  t["embedding_padding_idx"] = layer<Embedding>(false, 6, 3, std::optional<int64_t>(-2));
   t["relu"] = layer<ReLU>(false);
   t["leaky_relu"] = layer<LeakyReLU>(false, 0.2);
   t["gelu"] = layer<GELU>(false);
@@ -135,6 +141,14 @@ std::map<std::string, NnCase> nn_cases() {
         return cat({r.output, r.h_n}, 0);
       },
       3, 4, RnnOptions{.num_layers = 2});
+  t["lstm_bidirectional_2layer_states"] = module_call<LSTM>(
+      [](LSTM& m, In in) {
+        RnnResult r = m.run(in[0], in[1], in[2]);
+        return cat({r.output.flatten(), r.h_n.flatten(), r.c_n.flatten()}, 0);
+      },
+      3, 4, RnnOptions{.num_layers = 2, .batch_first = true, .bidirectional = true});
+  t["gru_bidirectional"] = module_call<GRU>([](GRU& m, In in) { return m.forward(in[0]); }, 3, 4,
+                                            RnnOptions{.bidirectional = true});
   t["gru_batch_first_nobias"] = module_call<GRU>([](GRU& m, In in) { return m.forward(in[0]); }, 3, 4,
                                                  RnnOptions{.bias = false, .batch_first = true});
   t["mha_self_batch_first"] = module_call<MultiheadAttention>([](MultiheadAttention& m, In in) { return m.forward(in[0]); },
@@ -145,6 +159,9 @@ std::map<std::string, NnCase> nn_cases() {
   t["mha_causal_padding"] = module_call<MultiheadAttention>(
       [](MultiheadAttention& m, In in) { return m.attend(in[0], in[0], in[0], {in[1], in[2]}).output; }, 8, 2,
       AttentionOptions{.batch_first = true});
+  t["transformer_encoder_stack_causal"] = module_call<TransformerEncoder>(
+      [](TransformerEncoder& m, In in) { return m.encode(in[0], {in[1], Tensor()}); }, 8, 4, 2,
+      EncoderLayerOptions{.dim_feedforward = 12, .batch_first = true}, true);
   t["transformer_encoder_post"] = layer<TransformerEncoderLayer>(false, 8, 2, EncoderLayerOptions{.dim_feedforward = 16, .batch_first = true});
   t["transformer_encoder_prenorm_gelu"] = layer<TransformerEncoderLayer>(
       false, 8, 2, EncoderLayerOptions{.dim_feedforward = 16, .activation = FeedForwardActivation::GELU, .norm_first = true});
@@ -296,6 +313,39 @@ class TestNn : public QObject {
     QCOMPARE(state.at("3.1.conv1.weight").shape(), Shape({6, 4, 3, 3}));
   }
 
+  void shared_modules_are_listed_once_but_saved_under_every_name() {
+    auto shared = std::make_shared<Linear>(3, 3);
+    Sequential model(std::vector<ModulePtr>{shared, std::make_shared<ReLU>(), shared});
+    QCOMPARE(keys(model.named_parameters()), (std::vector<std::string>{"0.weight", "0.bias"}));
+    QCOMPARE(model.num_parameters(), (int64_t)12);
+    auto state = model.state_dict();
+    QCOMPARE(state.size(), size_t(4));  // "0.*" and "2.*", as torch's state_dict
+    QVERIFY(state.at("2.weight").storage() == shared->weight.storage());
+    model.load_state_dict(state);
+  }
+
+  void named_modules_and_apply_walk_the_tree() {
+    auto net = tiny_resnet();
+    std::vector<std::string> names;
+    for (auto& [name, m] : net->named_modules()) names.push_back(name + ":" + m->type_name());
+    QCOMPARE(names.size(), size_t(7 + 2 * 6 + 2));  // 7 top layers; 2 blocks, each with 5 children; 2 layers in the projection shortcut
+    QCOMPARE(QString::fromStdString(names[3]), QStringLiteral("3:Sequential"));
+    QCOMPARE(QString::fromStdString(names[4]), QStringLiteral("3.0:ResBlock"));
+    QCOMPARE(QString::fromStdString(names[9]), QStringLiteral("3.0.shortcut:Sequential"));
+    QCOMPARE(QString::fromStdString(names.back()), QStringLiteral("6:Linear"));
+    int linears = 0;
+    net->apply([&](Module& m) {
+      if (auto* lin = dynamic_cast<Linear*>(&m)) {
+        init::zeros_(lin->weight);
+        ++linears;
+      }
+    });
+    QCOMPARE(linears, 1);
+    net->eval();
+    NL_EXPECT_CLOSE(net->forward(ones({1, 3, 8, 8})), std::static_pointer_cast<Linear>((*net)[6])->bias.unsqueeze(0), 0, 0);
+    NL_EXPECT_CLOSE(Identity().forward(ones({2})), ones({2}), 0, 0);
+  }
+
   void save_load_round_trip_gives_identical_outputs() {
     QTemporaryDir dir;
     QVERIFY(dir.isValid());
@@ -384,6 +434,13 @@ class TestNn : public QObject {
     QVERIFY(amax(abs(a.bias)).item() <= 1.0 / 20);
     QVERIFY(std::fabs(stddev(a.weight).item() - 1.0 / 20 / std::sqrt(3.0)) < 0.002);
     QVERIFY(testing::error_of([&] { Tensor v = empty({5}); init::xavier_uniform_(v); }).find("at least 2") != std::string::npos);
+    // Convolutions take fan_in from the weight as laid out: in/groups * k * k for Conv2d,
+    // out/groups * k * k for ConvTranspose2d (whose weight is [in, out/groups, k, k]).
+    Conv2d conv(64, 8, 3, Conv2dOptions{.gen = &g1});
+    ConvTranspose2d up(8, 64, 3, ConvTranspose2dOptions{.gen = &g1});
+    QVERIFY(amax(abs(conv.weight)).item() <= 1.0 / 24 && amax(abs(conv.weight)).item() > 0.95 / 24);
+    QVERIFY(amax(abs(up.weight)).item() <= 1.0 / 24 && amax(abs(up.weight)).item() > 0.95 / 24);
+    QVERIFY(amax(abs(up.bias)).item() <= 1.0 / 24);
   }
 
   void gradcheck_composite() {
@@ -412,6 +469,56 @@ class TestNn : public QObject {
     Tensor first = model->parameters()[0];
     model->to(Device::cpu());  // already there: nothing moves, identity kept
     QVERIFY(model->parameters()[0].same(first));
+  }
+
+  // The pieces together: a model's parameters() feed an optimiser, which keeps training the
+  // same tensors after load_state_dict copies new values into them.
+  void trains_with_an_optimiser_across_a_reload() {
+    Generator gen(17);
+    auto model = std::make_shared<Sequential>(std::vector<ModulePtr>{std::make_shared<Linear>(2, 16, true, &gen), std::make_shared<Tanh>(),
+                                                                     std::make_shared<Linear>(16, 1, true, &gen)});
+    Tensor x = uniform({64, 2}, -1, 1, {}, &gen);
+    Tensor y = mul(x.select(1, 0), x.select(1, 1)).unsqueeze(1);  // a saddle: needs the hidden layer
+    optim::Adam opt(model->parameters(), {.lr = 0.02});
+    auto step = [&] {
+      opt.zero_grad();
+      Tensor loss = F::mse_loss(model->forward(x), y);
+      loss.backward();
+      opt.step();
+      return loss.item();
+    };
+    double first = step();
+    for (int i = 0; i < 150; ++i) step();
+    auto snapshot = model->state_dict();
+    for (auto& [name, t] : snapshot) t = t.clone();
+    model->load_state_dict(snapshot);
+    for (int i = 0; i < 150; ++i) step();
+    double last = step();
+    QVERIFY2(last < first / 10, (std::to_string(first) + " -> " + std::to_string(last)).c_str());
+  }
+
+  void embedding_padding_row_starts_at_zero() {
+    Embedding emb(5, 4, 1);
+    QCOMPARE(sum(abs(emb.weight.select(0, 1))).item(), 0.0);
+    QVERIFY(sum(abs(emb.weight.select(0, 0))).item() > 0);
+    QVERIFY(testing::error_of([] { Embedding(5, 4, 5); }).find("padding_idx 5") != std::string::npos);
+  }
+
+  void recurrent_dropout_only_between_layers_in_training() {
+    Generator gen(19);
+    LSTM lstm(3, 5, RnnOptions{.num_layers = 2, .dropout = 0.5, .gen = &gen});
+    Tensor x = randn({4, 2, 3}, {}, &gen);
+    Tensor a = lstm.forward(x), b = lstm.forward(x);
+    QVERIFY(testing::compare(a, b, 0, 0) != "");  // different masks between the layers
+    lstm.eval();
+    NL_EXPECT_CLOSE(lstm.forward(x), lstm.forward(x), 0, 0);
+    RnnResult r = lstm.run(x);
+    QCOMPARE(r.h_n.shape(), Shape({2, 2, 5}));
+    NL_EXPECT_CLOSE(r.h_n.select(0, 1), r.output.select(0, 3), 0, 0);  // top layer's last step
+    std::string err = testing::error_of([&] { lstm.run(x, zeros({1, 2, 5})); });
+    QVERIFY2(err.find("h0 must be [2, 2, 5]") != std::string::npos, err.c_str());
+    GRU gru(3, 5);
+    QVERIFY(testing::error_of([&] { gru.run(x, Tensor(), zeros({1, 2, 5})); }).find("no cell state") != std::string::npos);
   }
 
   void multi_input_layers_check_arity() {
