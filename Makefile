@@ -4,7 +4,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build run test bench clean
+.PHONY: all deps configure build run test bench bench-train clean
 
 all: build
 
@@ -29,6 +29,10 @@ test: build
 
 bench: build
 	@bash tests/benchmarks/run.sh $(BUILD_DIR)
+
+# Training steps side by side with PyTorch (needs Debian's python3-torch).
+bench-train: build
+	@bash tests/benchmarks/run_train.sh $(BUILD_DIR)
 
 clean:
 	rm -rf $(BUILD_DIR)
