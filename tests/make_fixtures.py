@@ -20,6 +20,7 @@ import os
 import struct
 import zlib
 
+import fixture_writer  # tests/fixture_writer.py, beside this script
 import torch
 import torch.nn.functional as F
 
@@ -432,23 +433,8 @@ DTYPES = {torch.float32: "F32", torch.int64: "I64", torch.bool: "BOOL"}
 
 
 def write_safetensors(path, tensors):
-    """The safetensors layout: u64 little-endian header size, JSON header (sorted names,
-    padded with spaces to a multiple of 8), then the raw little-endian data."""
-    header, blobs, offset = {}, [], 0
-    for name in sorted(tensors):
-        t = tensors[name].contiguous()
-        data = t.numpy().tobytes()
-        header[name] = {"dtype": DTYPES[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    header["__metadata__"] = {"generator": "tests/make_fixtures.py", "torch": torch.__version__.split("+")[0]}
-    text = json.dumps(header, separators=(",", ":"), sort_keys=True).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
+    fixture_writer.write_safetensors(path, tensors, {"generator": "tests/make_fixtures.py",
+                                                     "torch": torch.__version__.split("+")[0]})
 
 
 def main():

@@ -21,6 +21,9 @@ import math
 import os
 import struct
 
+import sys
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import fixture_writer  # tests/fixture_writer.py
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -243,23 +246,8 @@ def loss_cases():
 
 
 def write_safetensors(path, tensors):
-    """u64 little-endian header size, JSON header (sorted names, padded with spaces to a
-    multiple of 8), then the raw little-endian data."""
-    header, blobs, offset = {}, [], 0
-    for name in sorted(tensors):
-        t = tensors[name].detach().contiguous()
-        data = t.numpy().tobytes()
-        header[name] = {"dtype": DTYPES[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    header["__metadata__"] = {"generator": "tests/training/make_nn_fixtures.py", "torch": torch.__version__.split("+")[0]}
-    text = json.dumps(header, separators=(",", ":"), sort_keys=True).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
+    fixture_writer.write_safetensors(path, tensors, {"generator": "tests/training/make_nn_fixtures.py",
+                                                     "torch": torch.__version__.split("+")[0]})
 
 
 def main():

@@ -18,6 +18,9 @@ import math
 import os
 import struct
 
+import sys
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import fixture_writer  # tests/fixture_writer.py
 import torch
 
 STEPS = 10
@@ -133,23 +136,8 @@ def schedules():
 
 
 def write_safetensors(path, tensors):
-    """The safetensors layout: u64 little-endian header length, JSON header, raw data."""
-    header, blobs, offset = {}, [], 0
-    for name in sorted(tensors):
-        t = tensors[name].contiguous()
-        dtype = {torch.float32: "F32", torch.float64: "F64"}[t.dtype]
-        data = t.numpy().tobytes()
-        header[name] = {"dtype": dtype, "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    header["__metadata__"] = {"generator": "tests/training/make_optim_fixtures.py", "torch": torch.__version__}
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
+    fixture_writer.write_safetensors(path, tensors, {"generator": "tests/training/make_optim_fixtures.py",
+                                                     "torch": torch.__version__}, sort_keys=False)
 
 
 def main():
