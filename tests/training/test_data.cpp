@@ -150,14 +150,14 @@ class TestData : public QObject {
   }
 
   void subsets_of_tensor_datasets_keep_the_row_copy_path() {
-    auto spy_base = numbered(6);
-    Subset sub(spy_base, {5, 1, 2});
+    auto base = numbered(6);
+    Subset sub(base, {5, 1, 2});
     Batch b = sub.get_batch(std::vector<int64_t>{0, 2});
     QCOMPARE(sample_of_row(b, 0), 5);
     QCOMPARE(sample_of_row(b, 1), 2);
     QCOMPARE(b.indices, (std::vector<int64_t>{0, 2}));
     // Through a wrapper that only has get(), the same batch needs one get() per row.
-    auto spy = std::make_shared<SpyDataset>(spy_base);
+    auto spy = std::make_shared<SpyDataset>(base);
     Subset sub_of_spy(spy, {5, 1, 2});
     Batch same = sub_of_spy.get_batch(std::vector<int64_t>{0, 2});
     QVERIFY(same_bytes(b.inputs, same.inputs));
