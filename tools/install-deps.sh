@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config
-  libopenblas-dev
+  libopenblas-dev libopenblas-openmp-dev
   zlib1g-dev libpng-dev libjpeg-dev
   qt6-base-dev
   nlohmann-json3-dev

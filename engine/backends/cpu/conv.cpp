@@ -16,7 +16,9 @@ namespace {
 
 using cpu::ConvGeometry;
 
-// Note [Conv threading]: OpenBLAS here is the pthreads build, with its own thread pool
+// Note [Conv threading]: with OpenMP-built OpenBLAS (openblas_get_parallel() == 2, what
+// the build prefers) a GEMM inside an OpenMP team runs on its caller's thread, so images
+// always go across threads. With the pthreads build, OpenBLAS has its own thread pool
 // whose workers spin for a while after each GEMM. OpenMP loops run between threaded
 // GEMMs fight those spinning workers for the cores (measured: 3-30x slower on a busy
 // 2-core machine), so a kernel uses one of two plans and never mixes them:
@@ -38,7 +40,7 @@ class BatchSchedule {
     const double mnk = double(g.out_channels_per_group()) * double(g.patch_size()) * double(g.out_plane());
     const double total_mnk = mnk * double(g.groups) * double(g.batch);
     across_images_ = g.batch > 1 && threads > 1 && total_mnk >= kParallelMinWork &&
-                     (openblas_get_num_threads() <= 1 || mnk <= kBlasSingleThreadMnk);
+                     (openblas_get_parallel() == 2 || openblas_get_num_threads() <= 1 || mnk <= kBlasSingleThreadMnk);
     slots_ = across_images_ ? int(std::min<int64_t>(threads, g.batch)) : 1;
   }
 
