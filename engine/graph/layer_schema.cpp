@@ -169,6 +169,10 @@ const AttrSpec* LayerSchema::find_attr(const std::string& name) const {
   return nullptr;
 }
 
+int LayerSchema::output_count(const AttrMap& resolved_attrs) const {
+  return num_outputs ? num_outputs(resolved_attrs) : static_cast<int>(outputs.size());
+}
+
 int LayerSchema::variadic_input() const {
   for (size_t i = 0; i < inputs.size(); ++i)
     if (inputs[i].variadic) return static_cast<int>(i);

@@ -136,6 +136,9 @@ struct LayerSchema {
   std::vector<PortSpec> inputs;
   std::vector<PortSpec> outputs;
   std::vector<AttrSpec> attrs;
+  // For layers whose output count follows an attribute (Split): the number of outputs, all
+  // described by outputs[0]. Null: one output per entry of `outputs`.
+  std::function<int(const AttrMap& resolved_attrs)> num_outputs;
   // Marks a node that only training uses (the loss node): run/export leave it out.
   bool training_only = false;
 
@@ -147,6 +150,8 @@ struct LayerSchema {
   std::function<Runnable(const LayerContext& ctx)> build;
 
   const AttrSpec* find_attr(const std::string& name) const;
+  // Output count for a node with these attributes (defaults filled in).
+  int output_count(const AttrMap& resolved_attrs) const;
   // Index of the variadic input port, or -1.
   int variadic_input() const;
 };
