@@ -165,15 +165,20 @@ void GraphModel::evaluate(const std::vector<Tensor>& graph_inputs, const std::ve
   }
 }
 
-std::map<std::string, Tensor> GraphModel::run(const std::map<std::string, Tensor>& inputs) {
+std::vector<Tensor> GraphModel::graph_inputs_from(const std::map<std::string, Tensor>& inputs) const {
+  for (const auto& [name, t] : inputs)
+    if (std::find(input_names_.begin(), input_names_.end(), name) == input_names_.end())
+      throw Error("the model has no input named '" + name + "'");
   std::vector<Tensor> graph_inputs(input_names_.size());
   for (size_t i = 0; i < input_names_.size(); ++i) {
     auto it = inputs.find(input_names_[i]);
     if (it != inputs.end()) graph_inputs[i] = it->second;
   }
-  for (const auto& [name, t] : inputs)
-    if (std::find(input_names_.begin(), input_names_.end(), name) == input_names_.end())
-      throw Error("the model has no input named '" + name + "'");
+  return graph_inputs;
+}
+
+std::map<std::string, Tensor> GraphModel::run(const std::map<std::string, Tensor>& inputs) {
+  std::vector<Tensor> graph_inputs = graph_inputs_from(inputs);
   std::set<int> wanted_set;
   for (const auto& needed : needed_for_output_) wanted_set.insert(needed.begin(), needed.end());
   for (int s : wanted_set)
@@ -187,6 +192,16 @@ std::map<std::string, Tensor> GraphModel::run(const std::map<std::string, Tensor
     out[output_names_[o]] = values[src].at(port);
   }
   return out;
+}
+
+std::vector<std::vector<Tensor>> GraphModel::run_all_steps(const std::map<std::string, Tensor>& inputs) {
+  std::vector<Tensor> graph_inputs = graph_inputs_from(inputs);
+  std::vector<int> wanted;
+  for (size_t s = 0; s < steps_.size(); ++s)
+    if (!(s == static_cast<size_t>(loss_step_))) wanted.push_back(static_cast<int>(s));
+  std::vector<std::vector<Tensor>> values;
+  evaluate(graph_inputs, wanted, values);
+  return values;
 }
 
 Tensor GraphModel::forward(const Tensor& input) {

@@ -55,6 +55,9 @@ class GraphModel : public nn::Module {
   std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& inputs);
   // Single-input form for the trainer: `input` feeds the first Input node; returns what
   // reaches the Loss node's prediction when there is one, else the first Output.
+  // Runs every step (Outputs' ancestors) and returns each step's outputs, in plan order: for
+  // tests that compare inferred with actual shapes, and for views of activations.
+  std::vector<std::vector<Tensor>> run_all_steps(const std::map<std::string, Tensor>& inputs);
   using nn::Module::forward;
   Tensor forward(const Tensor& input) override;
   std::string type_name() const override { return "GraphModel"; }
@@ -73,6 +76,7 @@ class GraphModel : public nn::Module {
  private:
   friend class GraphExecutor;
   // Evaluates the steps needed for `wanted` (step indices); values[i] holds step i's outputs.
+  std::vector<Tensor> graph_inputs_from(const std::map<std::string, Tensor>& inputs) const;
   void evaluate(const std::vector<Tensor>& graph_inputs, const std::vector<int>& wanted,
                 std::vector<std::vector<Tensor>>& values);
 
