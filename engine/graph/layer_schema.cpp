@@ -43,12 +43,17 @@ AttrSpec AttrSpec::floats(std::string name, std::vector<double> def, std::string
 
 namespace {
 std::string range_error(const AttrSpec& s, double v) {
-  if ((s.min && v < *s.min) || (s.max && v > *s.max)) {
-    std::string range = "[" + (s.min ? attr_value_to_string(*s.min) : std::string("-inf")) + ", " +
-                        (s.max ? attr_value_to_string(*s.max) : std::string("inf")) + "]";
-    return s.name + " = " + attr_value_to_string(v) + " is outside " + range;
-  }
-  return {};
+  if (!((s.min && v < *s.min) || (s.max && v > *s.max))) return {};
+  // Built with += : GCC 12 warns (-Wrestrict, a false positive) on "[" + std::string(...).
+  std::string out = s.name;
+  out += " = ";
+  out += attr_value_to_string(v);
+  out += " is outside [";
+  out += s.min ? attr_value_to_string(*s.min) : std::string("-inf");
+  out += ", ";
+  out += s.max ? attr_value_to_string(*s.max) : std::string("inf");
+  out += "]";
+  return out;
 }
 }  // namespace
 

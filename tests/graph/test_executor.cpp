@@ -3,6 +3,7 @@
 #include <QtTest/QtTest>
 
 #include <functional>
+#include <set>
 
 #include "engine/data/dataloader.h"
 #include "engine/data/synthetic.h"
