@@ -28,21 +28,21 @@ void mark_reaching_output(const ModelGraph& g, GraphAnalysis& a) {
   }
 }
 
-// Collects the node's input tensors; false (with a message when the fault is here) when
-// inference cannot run.
-bool gather_inputs(const ModelGraph& g, const Node& n, GraphAnalysis& a, std::vector<std::optional<TensorInfo>>& in) {
+// Collects the node's input tensors from its incoming edges; false (with a message when the
+// fault is here) when inference cannot run.
+bool gather_inputs(const ModelGraph& g, const Node& n, const std::vector<const Edge*>& incoming, GraphAnalysis& a,
+                   std::vector<std::optional<TensorInfo>>& in) {
   const LayerSchema& schema = g.registry().get(n.type);
-  int slots = g.num_input_slots(n.id);
   int variadic = schema.variadic_input();
+  int slots = static_cast<int>(schema.inputs.size());
+  for (const Edge* e : incoming) slots = std::max(slots, e->to.port + 1);
   in.assign(slots, std::nullopt);
-  std::map<int, const Edge*> by_slot;
-  for (const Edge& e : g.edges())
-    if (e.to.node == n.id) by_slot[e.to.port] = &e;
+  std::vector<const Edge*> by_slot(slots, nullptr);
+  for (const Edge* e : incoming) by_slot[e->to.port] = e;
   bool upstream_ok = true;
   for (int s = 0; s < slots; ++s) {
-    auto it = by_slot.find(s);
-    const PortSpec& spec = g.input_port_spec(n.id, s);
-    if (it == by_slot.end()) {
+    const PortSpec& spec = schema.inputs[variadic >= 0 && s >= variadic ? variadic : s];
+    if (!by_slot[s]) {
       if (spec.optional) continue;
       std::string what = variadic >= 0 && s >= variadic
                              ? "input " + std::to_string(s - variadic + 1) + " of '" + spec.name + "' is not connected"
@@ -50,7 +50,7 @@ bool gather_inputs(const ModelGraph& g, const Node& n, GraphAnalysis& a, std::ve
       a.messages.push_back({n.id, Severity::Error, what, s});
       return false;
     }
-    const Edge& e = *it->second;
+    const Edge& e = *by_slot[s];
     const NodeAnalysis& src = a.nodes[e.from.node];
     if (!src.inferred || e.from.port >= static_cast<int>(src.outputs.size()) || !src.outputs[e.from.port]) {
       upstream_ok = false;
@@ -61,9 +61,9 @@ bool gather_inputs(const ModelGraph& g, const Node& n, GraphAnalysis& a, std::ve
   return upstream_ok;
 }
 
-void infer_node(const ModelGraph& g, const Node& n, GraphAnalysis& a) {
+void infer_node(const ModelGraph& g, const Node& n, const std::vector<const Edge*>& incoming, GraphAnalysis& a) {
   NodeAnalysis& na = a.nodes[n.id];
-  if (!gather_inputs(g, n, a, na.inputs)) return;
+  if (!gather_inputs(g, n, incoming, a, na.inputs)) return;
   const LayerSchema& schema = g.registry().get(n.type);
   std::vector<const TensorInfo*> ptrs;
   for (const auto& t : na.inputs) ptrs.push_back(t ? &*t : nullptr);
@@ -105,9 +105,14 @@ GraphAnalysis analyze(const ModelGraph& g) {
   if (g.nodes_of_type("Output").empty())
     a.messages.push_back({0, Severity::Warning, "the model has no Output node, so nothing runs"});
 
+  // Incoming edges per node, gathered once (Note [Analysis cost]).
+  std::map<NodeId, std::vector<const Edge*>> incoming;
+  for (const Edge& e : g.edges()) incoming[e.to.node].push_back(&e);
+  static const std::vector<const Edge*> none;
   for (NodeId id : a.order) {
     const Node& n = g.node(id);
-    infer_node(g, n, a);
+    auto it = incoming.find(id);
+    infer_node(g, n, it == incoming.end() ? none : it->second, a);
     if (!a.nodes[id].reaches_output && n.type != "Output")
       a.messages.push_back({id, Severity::Warning, "'" + n.name + "' is not connected to an Output, so it does not run"});
   }
