@@ -19,10 +19,11 @@ configure: deps
 build: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
-# Until the application lands, Netloom's main job is the engine demo: train an MLP on the
-# two-spirals set and print the loss.
+# Netloom's main job. Until the main window lands it is the headless one: train the shapes
+# CNN example with a progress bar (outputs in build/shapes_cnn-run/).
+EXAMPLE ?= resources/examples/shapes_cnn.netloom
 run: build
-	@$(BUILD_DIR)/engine/netloom-demo
+	@$(BUILD_DIR)/app/netloom train $(EXAMPLE) --out $(BUILD_DIR)/$(basename $(notdir $(EXAMPLE)))-run
 
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
