@@ -31,7 +31,8 @@ QString shape_of(const LayerCheck& r, size_t output = 0) {
 void expect_error(const std::string& type, const AttrMap& attrs, const std::vector<TensorInfo>& inputs,
                   const std::string& part) {
   std::string message = inference_error(type, attrs, inputs);
-  QVERIFY2(contains(message, part), (type + ": expected an error containing '" + part + "', got '" + message + "'").c_str());
+  QVERIFY2(contains(message, part),
+           (type + ": expected an error containing '" + part + "', got '" + message + "'").c_str());
 }
 
 // The input port that inference blames (-2 when it succeeds).
@@ -58,12 +59,24 @@ LayerInput probability_input(const std::vector<int64_t>& dims, int64_t batch = 3
 }
 
 const std::vector<std::pair<std::string, std::string>> kCoreLayers = {
-    {"Input", "Input/Output"},       {"Output", "Input/Output"},      {"Loss", "Loss"},
-    {"Linear", "Dense"},             {"Embedding", "Dense"},          {"MatMul", "Dense"},
-    {"Conv1d", "Convolution"},       {"Conv2d", "Convolution"},       {"ConvTranspose2d", "Convolution"},
-    {"MaxPool2d", "Pooling"},        {"AvgPool2d", "Pooling"},        {"AdaptiveAvgPool2d", "Pooling"},
-    {"GlobalAvgPool2d", "Pooling"},  {"BatchNorm1d", "Normalization"}, {"BatchNorm2d", "Normalization"},
-    {"LayerNorm", "Normalization"},  {"GroupNorm", "Normalization"},  {"Dropout", "Regularization"},
+    {"Input", "Input/Output"},
+    {"Output", "Input/Output"},
+    {"Loss", "Loss"},
+    {"Linear", "Dense"},
+    {"Embedding", "Dense"},
+    {"MatMul", "Dense"},
+    {"Conv1d", "Convolution"},
+    {"Conv2d", "Convolution"},
+    {"ConvTranspose2d", "Convolution"},
+    {"MaxPool2d", "Pooling"},
+    {"AvgPool2d", "Pooling"},
+    {"AdaptiveAvgPool2d", "Pooling"},
+    {"GlobalAvgPool2d", "Pooling"},
+    {"BatchNorm1d", "Normalization"},
+    {"BatchNorm2d", "Normalization"},
+    {"LayerNorm", "Normalization"},
+    {"GroupNorm", "Normalization"},
+    {"Dropout", "Regularization"},
 };
 
 }  // namespace
@@ -150,8 +163,9 @@ class TestLayersCore : public QObject {
     QCOMPARE(shape_of(ce), QString("scalar"));
     NL_EXPECT_CLOSE(ce.values.at(0), F::cross_entropy(logits.value, classes.value), 1e-5, 1e-6);
 
-    LayerCheck smoothed = check_layer(
-        "Loss", {{"label_smoothing", 0.2}, {"reduction", text("sum")}, {"ignore_index", int64_t{1}}}, {logits, classes});
+    LayerCheck smoothed =
+        check_layer("Loss", {{"label_smoothing", 0.2}, {"reduction", text("sum")}, {"ignore_index", int64_t{1}}},
+                    {logits, classes});
     NL_EXPECT_CLOSE(smoothed.values.at(0), F::cross_entropy(logits.value, classes.value, Reduction::Sum, 1, 0.2), 1e-5,
                     1e-6);
 
@@ -189,11 +203,13 @@ class TestLayersCore : public QObject {
     TensorInfo logits = info({-1, 10});
     expect_error("Loss", {}, {logits, info({-1})}, "target must be int64 class indices for cross_entropy");
     QCOMPARE(failing_port("Loss", {}, {logits, info({-1})}), 1);
-    expect_error("Loss", {}, {logits, info({-1, 10}, DType::Int64)}, "does not fit the prediction N×10");
+    expect_error("Loss", {}, {logits, info({-1, 10}, DType::Int64)},
+                 "does not fit the prediction N×10: cross_entropy expects a target of shape N");
     expect_error("Loss", {}, {info({8, 10}), info({4}, DType::Int64)}, "does not fit");
     expect_error("Loss", {}, {info({-1})}, "rank 2 or more");
     expect_error("Loss", {{"loss", text("mse")}}, {logits, info({-1}, DType::Int64)}, "must be a float tensor for mse");
-    expect_error("Loss", {{"loss", text("l1")}}, {logits, info({-1, 9})}, "must have the prediction's shape N×10");
+    expect_error("Loss", {{"loss", text("l1")}}, {logits, info({-1, 9})},
+                 "does not fit the prediction N×10: l1 expects a target of shape N×10");
     expect_error("Loss", {{"loss", text("huber")}, {"delta", 0.0}}, {logits, logits}, "delta must be greater than 0");
     expect_error("Loss", {}, {info({-1, 10}, DType::Int64)}, "prediction must be float32");
     // Unconnected target: only the prediction is checked; the output is still a scalar.
@@ -282,8 +298,11 @@ class TestLayersCore : public QObject {
     QCOMPARE(shape_of(strided), QString("N×32×5×5"));
     QCOMPARE(strided.cost.flops, int64_t(2 * 3 * 9 * 32 * 25));
 
-    AttrMap grouped{{"out_channels", int64_t{6}}, {"groups", int64_t{2}}, {"dilation", pair(2, 2)},
-                    {"padding", pair(0, 0)}, {"bias", false}};
+    AttrMap grouped{{"out_channels", int64_t{6}},
+                    {"groups", int64_t{2}},
+                    {"dilation", pair(2, 2)},
+                    {"padding", pair(0, 0)},
+                    {"bias", false}};
     LayerCheck g = check_layer("Conv2d", grouped, {float_input({-1, 4, 10, 10})});
     QCOMPARE(shape_of(g), QString("N×6×6×6"));
     QCOMPARE(g.cost.params, int64_t(6 * 2 * 9));
@@ -309,8 +328,10 @@ class TestLayersCore : public QObject {
 
   void conv2d_errors() {
     expect_error("Conv2d", {}, {info({-1, 10})}, "expects a rank-4 input (N×C×H×W), got N×10");
-    expect_error("Conv2d", {{"groups", int64_t{2}}}, {info({-1, 3, 8, 8})}, "in_channels 3 is not divisible by groups 2");
-    expect_error("Conv2d", {{"groups", int64_t{3}}}, {info({-1, 3, 8, 8})}, "out_channels 32 is not divisible by groups 3");
+    expect_error("Conv2d", {{"groups", int64_t{2}}}, {info({-1, 3, 8, 8})},
+                 "in_channels 3 is not divisible by groups 2");
+    expect_error("Conv2d", {{"groups", int64_t{3}}}, {info({-1, 3, 8, 8})},
+                 "out_channels 32 is not divisible by groups 3");
     expect_error("Conv2d", {{"kernel_size", pair(5, 5)}, {"padding", pair(0, 0)}}, {info({-1, 1, 3, 3})},
                  "kernel 5×5 is larger than the padded input 3×3");
     QCOMPARE(failing_port("Conv2d", {{"kernel_size", pair(5, 5)}, {"padding", pair(0, 0)}}, {info({-1, 1, 3, 3})}), 0);
@@ -330,7 +351,8 @@ class TestLayersCore : public QObject {
                     {float_input({-1, 4, 10})});
     QCOMPARE(shape_of(strided), QString("N×8×4"));
     LayerCheck same = check_layer(
-        "Conv1d", {{"padding_type", text("same")}, {"kernel_size", int64_t{4}}, {"dilation", int64_t{2}}, {"groups", int64_t{4}}},
+        "Conv1d",
+        {{"padding_type", text("same")}, {"kernel_size", int64_t{4}}, {"dilation", int64_t{2}}, {"groups", int64_t{4}}},
         {float_input({-1, 4, 9})});
     QCOMPARE(shape_of(same), QString("N×32×9"));
     expect_error("Conv1d", {}, {info({-1, 3, 8, 8})}, "expects a rank-3 input (N×C×L)");
@@ -343,8 +365,11 @@ class TestLayersCore : public QObject {
     QCOMPARE(shape_of(r), QString("N×32×10×10"));
     QCOMPARE(r.cost.params, int64_t(8 * 32 * 4 + 32));
     QCOMPARE(r.cost.flops, int64_t(2 * 8 * 32 * 4 * 25));
-    AttrMap a{{"out_channels", int64_t{4}}, {"kernel_size", pair(3, 3)}, {"padding", pair(1, 1)},
-              {"output_padding", pair(1, 0)}, {"groups", int64_t{2}}};
+    AttrMap a{{"out_channels", int64_t{4}},
+              {"kernel_size", pair(3, 3)},
+              {"padding", pair(1, 1)},
+              {"output_padding", pair(1, 0)},
+              {"groups", int64_t{2}}};
     LayerCheck up = check_layer("ConvTranspose2d", a, {float_input({-1, 6, 5, 4})});
     QCOMPARE(shape_of(up), QString("N×4×10×7"));
     QCOMPARE(up.cost.params, int64_t(6 * 2 * 9 + 4));
@@ -374,8 +399,8 @@ class TestLayersCore : public QObject {
     QCOMPARE(shape_of(check_layer("MaxPool2d", dilated, {float_input({-1, 3, 8, 8})})), QString("N×3×6×6"));
 
     QCOMPARE(shape_of(check_layer("AvgPool2d", {}, {float_input({-1, 2, 6, 9})})), QString("N×2×3×4"));
-    AttrMap avg{{"kernel_size", pair(3, 3)}, {"stride", pair(1, 1)}, {"padding", pair(1, 1)},
-                {"count_include_pad", false}};
+    AttrMap avg{
+        {"kernel_size", pair(3, 3)}, {"stride", pair(1, 1)}, {"padding", pair(1, 1)}, {"count_include_pad", false}};
     QCOMPARE(shape_of(check_layer("AvgPool2d", avg, {float_input({-1, 2, 6, 6})})), QString("N×2×6×6"));
   }
 
@@ -408,8 +433,8 @@ class TestLayersCore : public QObject {
     QCOMPARE(shape_of(flat), QString("N×6"));
     QCOMPARE(flat.cost.params, int64_t(12));
     QCOMPARE(shape_of(check_layer("BatchNorm1d", {{"momentum", 0.3}}, {float_input({-1, 6, 5})})), QString("N×6×5"));
-    LayerCheck image = check_layer("BatchNorm2d", {{"affine", false}, {"track_running_stats", false}},
-                                   {float_input({-1, 4, 5, 5})});
+    LayerCheck image =
+        check_layer("BatchNorm2d", {{"affine", false}, {"track_running_stats", false}}, {float_input({-1, 4, 5, 5})});
     QCOMPARE(shape_of(image), QString("N×4×5×5"));
     QCOMPARE(image.cost.params, int64_t(0));
     QVERIFY(image.cost.flops > 0);

@@ -122,7 +122,8 @@ LayerCost conv_cost(const LayerContext& c, size_t spatial, bool transposed) {
   int64_t in = c.input(0).shape[1].size, out = c.integer("out_channels");
   int64_t weights = out * (in / w.groups) * product(w.kernel);
   int64_t params = weights + (c.boolean("bias") ? out : 0);
-  int64_t positions = transposed ? numel_per_sample(c.input(0).shape) / in : numel_per_sample(c.outputs.at(0).shape) / out;
+  int64_t positions =
+      transposed ? numel_per_sample(c.input(0).shape) / in : numel_per_sample(c.outputs.at(0).shape) / out;
   return LayerCost{params, 2 * weights * positions};
 }
 
@@ -183,19 +184,25 @@ LayerSchema conv1d_schema() {
 
 std::array<int64_t, 2> pair(const std::vector<int64_t>& v) { return {v.at(0), v.at(1)}; }
 
+// The settings Conv2d and ConvTranspose2d share.
+template <class Options>
+Options options_2d(const LayerContext& c, const ConvWindow& w) {
+  Options o;
+  o.stride = pair(w.stride);
+  o.padding = pair(w.padding);
+  o.dilation = pair(w.dilation);
+  o.groups = w.groups;
+  o.bias = c.boolean("bias");
+  return o;
+}
+
 LayerSchema conv2d_schema() {
   LayerSchema s = conv_schema(2);
   s.build = [](const LayerContext& c) {
     ConvWindow w = read_window(c, 2);
-    nn::Conv2dOptions o;
-    o.stride = pair(w.stride);
-    o.padding = pair(w.padding);
+    auto o = options_2d<nn::Conv2dOptions>(c, w);
     o.same_padding = w.same;
-    o.dilation = pair(w.dilation);
-    o.groups = w.groups;
-    o.bias = c.boolean("bias");
-    return Runnable::of(
-        std::make_shared<nn::Conv2d>(c.known_dim(0, 1), c.integer("out_channels"), pair(w.kernel), o));
+    return Runnable::of(std::make_shared<nn::Conv2d>(c.known_dim(0, 1), c.integer("out_channels"), pair(w.kernel), o));
   };
   return s;
 }
@@ -204,25 +211,20 @@ LayerSchema conv_transpose2d_schema() {
   LayerSchema s;
   s.type = "ConvTranspose2d";
   s.category = "Convolution";
-  s.help = "Learned upsampling (\"deconvolution\"): each input pixel paints a filter-sized patch of a larger "
-           "output. Input N×C×H×W; the defaults double H and W.";
+  s.help =
+      "Learned upsampling (\"deconvolution\"): each input pixel paints a filter-sized patch of a larger "
+      "output. Input N×C×H×W; the defaults double H and W.";
   s.inputs = {port("input", PortType::Float)};
   s.outputs = {port("output", PortType::Float)};
   s.attrs = conv_attrs(2, 2, 2, 0);
-  s.attrs.insert(s.attrs.begin() + 4,
-                 AttrSpec::ints("output_padding", {0, 0}, 0, std::nullopt,
-                                "Extra rows/columns added at the bottom/right of the output", 2));
+  s.attrs.insert(s.attrs.begin() + 4, AttrSpec::ints("output_padding", {0, 0}, 0, std::nullopt,
+                                                     "Extra rows/columns added at the bottom/right of the output", 2));
   s.infer = infer_conv_transpose;
   s.cost = [](const LayerContext& c) { return conv_cost(c, 2, true); };
   s.build = [](const LayerContext& c) {
     ConvWindow w = read_window(c, 2);
-    nn::ConvTranspose2dOptions o;
-    o.stride = pair(w.stride);
-    o.padding = pair(w.padding);
+    auto o = options_2d<nn::ConvTranspose2dOptions>(c, w);
     o.output_padding = pair(w.output_padding);
-    o.dilation = pair(w.dilation);
-    o.groups = w.groups;
-    o.bias = c.boolean("bias");
     return Runnable::of(
         std::make_shared<nn::ConvTranspose2d>(c.known_dim(0, 1), c.integer("out_channels"), pair(w.kernel), o));
   };

@@ -44,8 +44,9 @@ LayerSchema linear_schema() {
   LayerSchema s;
   s.type = "Linear";
   s.category = "Dense";
-  s.help = "Fully connected layer: every output is a weighted sum of all inputs plus a bias. Input N×features "
-           "(or N×…×features: applied to the last dimension).";
+  s.help =
+      "Fully connected layer: every output is a weighted sum of all inputs plus a bias. Input N×features "
+      "(or N×…×features: applied to the last dimension).";
   s.inputs = {port("input", PortType::Float)};
   s.outputs = {port("output", PortType::Float)};
   s.attrs = {AttrSpec::integer("out_features", 64, 1, 1 << 20, "Number of outputs"),
@@ -53,8 +54,7 @@ LayerSchema linear_schema() {
   s.infer = infer_linear;
   s.cost = linear_cost;
   s.build = [](const LayerContext& c) {
-    return Runnable::of(
-        std::make_shared<nn::Linear>(c.known_dim(0, -1), c.integer("out_features"), c.boolean("bias")));
+    return Runnable::of(std::make_shared<nn::Linear>(c.known_dim(0, -1), c.integer("out_features"), c.boolean("bias")));
   };
   return s;
 }
@@ -77,8 +77,9 @@ LayerSchema embedding_schema() {
   LayerSchema s;
   s.type = "Embedding";
   s.category = "Dense";
-  s.help = "Looks up a learned vector for each integer index (a word or category id). Input N×T int64 → "
-           "N×T×embedding_dim.";
+  s.help =
+      "Looks up a learned vector for each integer index (a word or category id). Input N×T int64 → "
+      "N×T×embedding_dim.";
   s.inputs = {port("input", PortType::Index)};
   s.outputs = {port("output", PortType::Float)};
   s.attrs = {
@@ -130,9 +131,9 @@ void infer_matmul(LayerContext& c) {
   const Dim& ka = a.shape.back();
   const Dim& kb = b.rank() == 1 ? b.shape[0] : b.shape[b.rank() - 2];
   if (ka.is_known() && kb.is_known() && ka.size != kb.size)
-    c.fail("inner dimensions differ: " + shapes + " (" + std::to_string(ka.size) + " vs " + std::to_string(kb.size) +
-               ")",
-           1);
+    c.fail(
+        "inner dimensions differ: " + shapes + " (" + std::to_string(ka.size) + " vs " + std::to_string(kb.size) + ")",
+        1);
   SymShape batch_a(a.shape.begin(), a.shape.end() - std::min<int64_t>(a.rank(), 2));
   SymShape batch_b(b.shape.begin(), b.shape.end() - std::min<int64_t>(b.rank(), 2));
   size_t n = std::max(batch_a.size(), batch_b.size());
@@ -151,8 +152,9 @@ LayerSchema matmul_schema() {
   LayerSchema s;
   s.type = "MatMul";
   s.category = "Dense";
-  s.help = "Matrix product a @ b of two inputs, as torch.matmul: a …×M×K times b …×K×P gives …×M×P, with the "
-           "leading (batch) dimensions broadcast.";
+  s.help =
+      "Matrix product a @ b of two inputs, as torch.matmul: a …×M×K times b …×K×P gives …×M×P, with the "
+      "leading (batch) dimensions broadcast.";
   s.inputs = {port("a", PortType::Float), port("b", PortType::Float)};
   s.outputs = {port("output", PortType::Float)};
   s.infer = infer_matmul;

@@ -34,8 +34,9 @@ LayerSchema input_schema() {
   LayerSchema s;
   s.type = "Input";
   s.category = "Input/Output";
-  s.help = "Where data enters the network. Set the shape of one batch, -1 for a size known only when it runs "
-           "(the first one is the batch N).";
+  s.help =
+      "Where data enters the network. Set the shape of one batch, -1 for a size known only when it runs "
+      "(the first one is the batch N).";
   s.outputs = {port("output", PortType::Any)};
   s.attrs = {AttrSpec::ints("shape", {-1, 2}, -1, std::nullopt,
                             "Shape of the input tensor; -1 = decided by the data (the first -1 is the batch N)"),
@@ -94,55 +95,39 @@ bool shapes_agree(const SymShape& a, const SymShape& b) {
   return true;
 }
 
-// Class indices: int64, shaped like the prediction without its class dimension (dim 1).
-void check_class_target(const LayerContext& c, const std::string& loss, const TensorInfo& pred,
-                        const TensorInfo& target) {
-  if (target.dtype != DType::Int64)
-    c.fail("target must be int64 class indices for " + loss + ", got " + dtype_name(target.dtype) +
-               " (use mse or bce_with_logits for float targets)",
+// Classification targets are int64 class indices shaped like the prediction without its
+// class dimension (dim 1); the other losses compare elementwise, so same shape, float.
+void check_target(const LayerContext& c, const std::string& loss, const TensorInfo& pred, const TensorInfo& target) {
+  bool classes = is_classification(loss);
+  if (target.dtype != (classes ? DType::Int64 : DType::Float32))
+    c.fail(std::string(classes ? "target must be int64 class indices for " : "target must be a float tensor for ") +
+               loss + ", got " + dtype_name(target.dtype) +
+               (classes ? " (use mse or bce_with_logits for float targets)" : " (use cross_entropy for class indices)"),
            1);
   SymShape expected = pred.shape;
-  expected.erase(expected.begin() + 1);
+  if (classes) expected.erase(expected.begin() + 1);
   if (!shapes_agree(expected, target.shape))
-    c.fail("target " + shape_to_string(target.shape) + " does not fit the prediction " +
-               shape_to_string(pred.shape) + ": " + loss + " expects one class index per prediction row (" +
-               shape_to_string(expected) + ")",
-           1);
-}
-
-void check_float_target(const LayerContext& c, const std::string& loss, const TensorInfo& pred,
-                        const TensorInfo& target) {
-  if (target.dtype != DType::Float32)
-    c.fail("target must be a float tensor for " + loss + ", got " + dtype_name(target.dtype) +
-               " (use cross_entropy for class indices)",
-           1);
-  if (!shapes_agree(pred.shape, target.shape))
-    c.fail("target " + shape_to_string(target.shape) + " must have the prediction's shape " +
-               shape_to_string(pred.shape) + " for " + loss,
+    c.fail("target " + shape_to_string(target.shape) + " does not fit the prediction " + shape_to_string(pred.shape) +
+               ": " + loss + " expects a target of shape " + shape_to_string(expected),
            1);
 }
 
 void infer_loss(LayerContext& c) {
   const std::string& loss = c.text("loss");
   const TensorInfo& pred = c.input(0);
-  if (pred.dtype != DType::Float32)
-    c.fail(std::string("prediction must be float32, got ") + dtype_name(pred.dtype), 0);
+  if (pred.dtype != DType::Float32) c.fail(std::string("prediction must be float32, got ") + dtype_name(pred.dtype), 0);
   if (is_classification(loss)) {
     if (pred.rank() < 2)
       c.fail("expects a prediction of rank 2 or more (N×classes) for " + loss + ", got " + shape_to_string(pred.shape),
              0);
-    if (pred.shape[1].is_known() && pred.shape[1].size < 1) c.fail("the prediction has no classes (dimension 1 is 0)", 0);
+    if (pred.shape[1].is_known() && pred.shape[1].size < 1)
+      c.fail("the prediction has no classes (dimension 1 is 0)", 0);
   }
   if (loss == "huber" && c.real("delta") <= 0) c.fail("delta must be greater than 0 for huber");
   if (c.real("label_smoothing") > 0 && loss != "cross_entropy")
     c.warn("label_smoothing only applies to cross_entropy; it is ignored for " + loss);
   // An unconnected target is the dataset's, checked when a run starts.
-  if (c.has_input(1)) {
-    if (is_classification(loss))
-      check_class_target(c, loss, pred, c.input(1));
-    else
-      check_float_target(c, loss, pred, c.input(1));
-  }
+  if (c.has_input(1)) check_target(c, loss, pred, c.input(1));
   c.outputs = {TensorInfo{DType::Float32, {}}};
 }
 
@@ -160,8 +145,8 @@ Runnable build_loss(const LayerContext& c) {
   int64_t ignore = c.integer("ignore_index");
   double smoothing = c.real("label_smoothing"), beta = c.real("beta"), delta = c.real("delta");
   return Runnable::op([=](const std::vector<Tensor>& in) -> Tensor {
-    NL_CHECK(in.size() == 2 && in[1].defined(), "Loss: needs a target: connect one, or train with a dataset "
-                                                "that has targets");
+    NL_CHECK(in.size() == 2 && in[1].defined(),
+             "Loss: needs a target: connect one, or train with a dataset that has targets");
     const Tensor& x = in[0];
     const Tensor& y = in[1];
     if (loss == "cross_entropy") return F::cross_entropy(x, y, red, ignore, smoothing);
@@ -178,11 +163,12 @@ LayerSchema loss_schema() {
   LayerSchema s;
   s.type = "Loss";
   s.category = "Loss";
-  s.help = "The number training minimises: compares the prediction (N×classes logits for cross_entropy) with "
-           "the target. Only used while training.";
-  s.inputs = {port("prediction", PortType::Float, false, "What the network predicts"),
-              port("target", PortType::Any, true,
-               "What it should predict; when unconnected the dataset's targets are used")};
+  s.help =
+      "The number training minimises: compares the prediction (N×classes logits for cross_entropy) with "
+      "the target. Only used while training.";
+  s.inputs = {
+      port("prediction", PortType::Float, false, "What the network predicts"),
+      port("target", PortType::Any, true, "What it should predict; when unconnected the dataset's targets are used")};
   s.outputs = {port("loss", PortType::Float, false, "The loss, a single number")};
   s.training_only = true;
   s.attrs = {

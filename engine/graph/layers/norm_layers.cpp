@@ -80,8 +80,8 @@ std::vector<int64_t> normalized_shape(const LayerContext& c) {
   int64_t k = c.integer("normalized_dims");
   const TensorInfo& x = c.input(0);
   if (x.rank() < k)
-    c.fail("normalizes over the last " + std::to_string(k) + " dimensions, but the input " +
-               shape_to_string(x.shape) + " has only " + std::to_string(x.rank()),
+    c.fail("normalizes over the last " + std::to_string(k) + " dimensions, but the input " + shape_to_string(x.shape) +
+               " has only " + std::to_string(x.rank()),
            0);
   std::vector<int64_t> shape;
   for (int64_t d = x.rank() - k; d < x.rank(); ++d) shape.push_back(c.known_dim(0, d));
@@ -98,8 +98,9 @@ LayerSchema layer_norm_schema() {
   LayerSchema s;
   s.type = "LayerNorm";
   s.category = "Normalization";
-  s.help = "Normalises each sample over its last dimension(s), then scales and shifts; the usual choice in "
-           "transformers. Input N×…×features.";
+  s.help =
+      "Normalises each sample over its last dimension(s), then scales and shifts; the usual choice in "
+      "transformers. Input N×…×features.";
   s.inputs = {port("input", PortType::Float)};
   s.outputs = {port("output", PortType::Float)};
   s.attrs = {AttrSpec::integer("normalized_dims", 1, 1, 8,
@@ -128,8 +129,9 @@ LayerSchema group_norm_schema() {
   LayerSchema s;
   s.type = "GroupNorm";
   s.category = "Normalization";
-  s.help = "Splits the channels into groups and normalises each group per sample, so it works with any batch "
-           "size. Input N×C×… (e.g. N×C×H×W).";
+  s.help =
+      "Splits the channels into groups and normalises each group per sample, so it works with any batch "
+      "size. Input N×C×… (e.g. N×C×H×W).";
   s.inputs = {port("input", PortType::Float)};
   s.outputs = {port("output", PortType::Float)};
   s.attrs = {AttrSpec::integer("num_groups", 1, 1, 1 << 16, "Number of channel groups; must divide the channels"),
@@ -158,8 +160,9 @@ LayerSchema dropout_schema() {
   LayerSchema s;
   s.type = "Dropout";
   s.category = "Regularization";
-  s.help = "While training, zeroes random elements (with probability p) so the network cannot rely on any "
-           "single one; does nothing at evaluation. Any input shape.";
+  s.help =
+      "While training, zeroes random elements (with probability p) so the network cannot rely on any "
+      "single one; does nothing at evaluation. Any input shape.";
   s.inputs = {port("input", PortType::Float)};
   s.outputs = {port("output", PortType::Float)};
   s.attrs = {AttrSpec::real("p", 0.5, 0.0, 1.0, "Probability of zeroing each element")};

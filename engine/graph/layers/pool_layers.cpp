@@ -78,8 +78,7 @@ std::vector<AttrSpec> pool_attrs(bool is_max) {
   };
   if (is_max) a.push_back(AttrSpec::ints("dilation", {1, 1}, 1, std::nullopt, "Spacing between window elements", 2));
   a.push_back(AttrSpec::boolean("ceil_mode", false, "Round the output size up, keeping a partial last window"));
-  if (!is_max)
-    a.push_back(AttrSpec::boolean("count_include_pad", true, "Count the padding zeros in the average"));
+  if (!is_max) a.push_back(AttrSpec::boolean("count_include_pad", true, "Count the padding zeros in the average"));
   return a;
 }
 
@@ -110,8 +109,9 @@ LayerSchema adaptive_avg_pool_schema() {
   LayerSchema s;
   s.type = "AdaptiveAvgPool2d";
   s.category = "Pooling";
-  s.help = "Averages the image down to a fixed output size whatever the input size. Input N×C×H×W → "
-           "N×C×output_size.";
+  s.help =
+      "Averages the image down to a fixed output size whatever the input size. Input N×C×H×W → "
+      "N×C×output_size.";
   s.inputs = {port("input", PortType::Float)};
   s.outputs = {port("output", PortType::Float)};
   s.attrs = {AttrSpec::ints("output_size", {1, 1}, 1, std::nullopt, "Height and width of the output", 2)};
@@ -133,8 +133,9 @@ LayerSchema global_avg_pool_schema() {
   LayerSchema s;
   s.type = "GlobalAvgPool2d";
   s.category = "Pooling";
-  s.help = "Averages each channel over the whole image, giving one number per channel: N×C×H×W → N×C, ready "
-           "for a Linear layer.";
+  s.help =
+      "Averages each channel over the whole image, giving one number per channel: N×C×H×W → N×C, ready "
+      "for a Linear layer.";
   s.inputs = {port("input", PortType::Float)};
   s.outputs = {port("output", PortType::Float)};
   s.infer = [](LayerContext& c) {
