@@ -63,9 +63,7 @@ void register_activation_layers(LayerRegistry& r) {
       "Like ReLU, but negative values are multiplied by a small slope instead of zeroed, so they still learn. "
       "Works on any shape.",
       2,
-      [](const LayerContext& ctx) {
-        return Runnable::of(std::make_shared<nn::LeakyReLU>(ctx.real("negative_slope")));
-      },
+      [](const LayerContext& ctx) { return Runnable::of(std::make_shared<nn::LeakyReLU>(ctx.real("negative_slope"))); },
       {AttrSpec::real("negative_slope", 0.01, std::nullopt, std::nullopt, "Slope for negative inputs")}));
 
   r.add(activation(

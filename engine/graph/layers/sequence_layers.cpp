@@ -59,17 +59,18 @@ nn::RnnOptions rnn_options(const LayerContext& ctx) {
 }
 
 LayerSchema recurrent(const RecurrentKind& kind) {
-  LayerSchema s = schema(kind.type, "Recurrent", kind.help, {float_port("input")},
-                         {
-                    AttrSpec::integer("hidden_size", 64, 1, 1 << 16, "Size of the hidden state (features out)"),
-                    AttrSpec::integer("num_layers", 1, 1, 64, "Recurrent layers stacked on each other"),
-                    AttrSpec::boolean("bias", true, "Learn bias vectors"),
-                    AttrSpec::boolean("batch_first", true, "Input is N×T×F (else T×N×F)"),
-                    AttrSpec::real("dropout", 0.0, 0.0, 1.0, "Dropout between stacked layers, in training"),
-                    AttrSpec::boolean("bidirectional", false, "Also read the sequence backwards; doubles the features"),
-                    AttrSpec::boolean("return_sequences", true,
-                                      "Output every time step; off: only the final state (N×H), for a classifier"),
-                         });
+  LayerSchema s =
+      schema(kind.type, "Recurrent", kind.help, {float_port("input")},
+             {
+                 AttrSpec::integer("hidden_size", 64, 1, 1 << 16, "Size of the hidden state (features out)"),
+                 AttrSpec::integer("num_layers", 1, 1, 64, "Recurrent layers stacked on each other"),
+                 AttrSpec::boolean("bias", true, "Learn bias vectors"),
+                 AttrSpec::boolean("batch_first", true, "Input is N×T×F (else T×N×F)"),
+                 AttrSpec::real("dropout", 0.0, 0.0, 1.0, "Dropout between stacked layers, in training"),
+                 AttrSpec::boolean("bidirectional", false, "Also read the sequence backwards; doubles the features"),
+                 AttrSpec::boolean("return_sequences", true,
+                                   "Output every time step; off: only the final state (N×H), for a classifier"),
+             });
   std::string type = kind.type;
   s.infer = [type](LayerContext& ctx) {
     bool batch_first = ctx.boolean("batch_first");
@@ -158,27 +159,27 @@ void check_key_value(const LayerContext& ctx, const char* layout) {
                    std::to_string(t.shape[2].size) + " features but the query has " + std::to_string(q.shape[2].size),
                static_cast<int>(i));
     if (dims_conflict(t.shape[b], q.shape[b]))
-      ctx.fail("MultiheadAttention: " + std::string(name) + " " + shape_to_string(t.shape) +
-                   " and query " + shape_to_string(q.shape) + " differ in batch size",
+      ctx.fail("MultiheadAttention: " + std::string(name) + " " + shape_to_string(t.shape) + " and query " +
+                   shape_to_string(q.shape) + " differ in batch size",
                static_cast<int>(i));
     if (i == 2 && dims_conflict(t.shape[1 - b], source->shape[1 - b]))
-      ctx.fail("MultiheadAttention: value " + shape_to_string(t.shape) + " and key " +
-                   shape_to_string(source->shape) + " differ in length",
+      ctx.fail("MultiheadAttention: value " + shape_to_string(t.shape) + " and " +
+                   (source == &q ? "query " : "key ") + shape_to_string(source->shape) + " differ in length",
                2);
     source = &t;
   }
 }
 
 LayerSchema multihead_attention() {
-  LayerSchema s = schema(
-      "MultiheadAttention", "Attention",
-      "Each position of the query sequence (N×L×E) gathers information from the key/value sequence, "
-              "in several heads. Leave key and value unconnected for self-attention.",
-      {float_port("query"), float_port("key", true, "Default: the query"), float_port("value", true, "Default: the key")},
-      {AttrSpec::integer("num_heads", 4, 1, 1024, "Parallel attention heads; must divide embed_dim"),
-                AttrSpec::real("dropout", 0.0, 0.0, 1.0, "Dropout on the attention weights, in training"),
-                AttrSpec::boolean("bias", true, "Learn biases in the projections"),
-                AttrSpec::boolean("batch_first", true, "Inputs are N×L×E (else L×N×E)")});
+  LayerSchema s = schema("MultiheadAttention", "Attention",
+                         "Each position of the query sequence (N×L×E) gathers information from the key/value sequence, "
+                         "in several heads. Leave key and value unconnected for self-attention.",
+                         {float_port("query"), float_port("key", true, "Default: the query"),
+                          float_port("value", true, "Default: the key")},
+                         {AttrSpec::integer("num_heads", 4, 1, 1024, "Parallel attention heads; must divide embed_dim"),
+                          AttrSpec::real("dropout", 0.0, 0.0, 1.0, "Dropout on the attention weights, in training"),
+                          AttrSpec::boolean("bias", true, "Learn biases in the projections"),
+                          AttrSpec::boolean("batch_first", true, "Inputs are N×L×E (else L×N×E)")});
   s.infer = [](LayerContext& ctx) {
     const char* layout = ctx.boolean("batch_first") ? "N×L×E" : "L×N×E";
     const TensorInfo& q = sequence_input(ctx, 0, "MultiheadAttention", layout);
@@ -222,18 +223,18 @@ nn::EncoderLayerOptions encoder_options(const LayerContext& ctx) {
 }
 
 LayerSchema transformer_encoder_layer() {
-  LayerSchema s = schema(
-      "TransformerEncoderLayer", "Attention",
-      "One Transformer encoder block on a sequence N×L×E: self-attention, then a two-layer feed-forward "
-              "network, each with a residual connection and LayerNorm. The output has the input's shape.",
-      {float_port("input")},
-      {AttrSpec::integer("nhead", 4, 1, 1024, "Attention heads; must divide the input's features"),
-                AttrSpec::integer("dim_feedforward", 2048, 1, 1 << 20, "Hidden size of the feed-forward network"),
-                AttrSpec::real("dropout", 0.1, 0.0, 1.0, "Dropout in attention and feed-forward, in training"),
-                AttrSpec::choice("activation", "relu", {"relu", "gelu"}, "Activation of the feed-forward network"),
-                AttrSpec::real("layer_norm_eps", 1e-5, 0.0, 1.0, "Added to the variance in LayerNorm"),
-                AttrSpec::boolean("batch_first", true, "Input is N×L×E (else L×N×E)"),
-                AttrSpec::boolean("norm_first", false, "Pre-norm: LayerNorm before each block, not after")});
+  LayerSchema s =
+      schema("TransformerEncoderLayer", "Attention",
+             "One Transformer encoder block on a sequence N×L×E: self-attention, then a two-layer feed-forward "
+             "network, each with a residual connection and LayerNorm. The output has the input's shape.",
+             {float_port("input")},
+             {AttrSpec::integer("nhead", 4, 1, 1024, "Attention heads; must divide the input's features"),
+              AttrSpec::integer("dim_feedforward", 2048, 1, 1 << 20, "Hidden size of the feed-forward network"),
+              AttrSpec::real("dropout", 0.1, 0.0, 1.0, "Dropout in attention and feed-forward, in training"),
+              AttrSpec::choice("activation", "relu", {"relu", "gelu"}, "Activation of the feed-forward network"),
+              AttrSpec::real("layer_norm_eps", 1e-5, 0.0, 1.0, "Added to the variance in LayerNorm"),
+              AttrSpec::boolean("batch_first", true, "Input is N×L×E (else L×N×E)"),
+              AttrSpec::boolean("norm_first", false, "Pre-norm: LayerNorm before each block, not after")});
   s.infer = [](LayerContext& ctx) {
     const TensorInfo& x =
         sequence_input(ctx, 0, "TransformerEncoderLayer", ctx.boolean("batch_first") ? "N×L×E" : "L×N×E");

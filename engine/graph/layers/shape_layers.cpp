@@ -21,13 +21,15 @@ std::string ints_to_string(const std::vector<int64_t>& v) { return attr_value_to
 int64_t axis(const LayerContext& ctx, const std::string& type, const char* attr, int64_t dim, const TensorInfo& x) {
   int64_t rank = x.rank();
   if (dim < -rank || dim >= rank)
-    ctx.fail(type + ": " + attr + " " + std::to_string(dim) + " is out of range for input " +
-             shape_to_string(x.shape) + " (rank " + std::to_string(rank) + ")");
+    ctx.fail(type + ": " + attr + " " + std::to_string(dim) + " is out of range for input " + shape_to_string(x.shape) +
+             " (rank " + std::to_string(rank) + ")");
   return dim < 0 ? dim + rank : dim;
 }
 
 // Shape and merge layers work on any dtype (index tensors can be reshaped and concatenated).
-PortSpec any_port(std::string name, bool variadic = false) { return {std::move(name), PortType::Any, false, variadic, {}}; }
+PortSpec any_port(std::string name, bool variadic = false) {
+  return {std::move(name), PortType::Any, false, variadic, {}};
+}
 
 // The fixed fields of a schema with one output; the caller sets infer, cost and build.
 LayerSchema schema(std::string type, std::string category, std::string help, std::vector<PortSpec> inputs,
@@ -116,9 +118,9 @@ void infer_reshape(LayerContext& ctx) {
     if (infer_at >= 0 && input_symbolic.size() == 1 && input_known == target_known) out[infer_at] = input_symbolic[0];
   } else if (infer_at >= 0) {
     if (target_known == 0 || input_known % target_known != 0)
-      ctx.fail(mismatch + ": " + std::to_string(input_known) + " elements do not divide by " +
-                   std::to_string(target_known),
-               0);
+      ctx.fail(
+          mismatch + ": " + std::to_string(input_known) + " elements do not divide by " + std::to_string(target_known),
+          0);
     out[infer_at] = Dim::known(input_known / target_known);
   } else if (input_known != target_known) {
     ctx.fail(mismatch + " (" + std::to_string(input_known) + " vs " + std::to_string(target_known) + " elements)", 0);
@@ -131,7 +133,8 @@ Runnable build_reshape(const LayerContext& ctx) {
   return Runnable::op([shape](const std::vector<Tensor>& in) {
     const Tensor& x = in[0];
     Shape target;
-    for (size_t i = 0; i < shape.size(); ++i) target.push_back(shape[i] == 0 ? x.size(static_cast<int64_t>(i)) : shape[i]);
+    for (size_t i = 0; i < shape.size(); ++i)
+      target.push_back(shape[i] == 0 ? x.size(static_cast<int64_t>(i)) : shape[i]);
     return x.reshape(target);
   });
 }
@@ -150,8 +153,8 @@ std::vector<int64_t> permutation(const LayerContext& ctx, const TensorInfo& x) {
     if (ok) seen[d] = true;
   }
   if (!ok)
-    ctx.fail("Permute: dims " + ints_to_string(ctx.ints("dims")) + " is not a permutation of " +
-             std::to_string(rank) + " axes (input " + shape_to_string(x.shape) + ")");
+    ctx.fail("Permute: dims " + ints_to_string(ctx.ints("dims")) + " is not a permutation of " + std::to_string(rank) +
+             " axes (input " + shape_to_string(x.shape) + ")");
   return dims;
 }
 
@@ -215,8 +218,7 @@ std::vector<int64_t> split_sizes(const LayerContext& ctx, const TensorInfo& x, i
   if (!n.is_known()) ctx.fail("Split: " + where + " must be known to split it into equal parts; give sizes", 0);
   int64_t piece = (n.size + parts - 1) / parts, last = n.size - piece * (parts - 1);
   if (last <= 0)
-    ctx.fail("Split: " + where + " is too small for " + std::to_string(parts) + " parts of " +
-                 std::to_string(piece),
+    ctx.fail("Split: " + where + " is too small for " + std::to_string(parts) + " parts of " + std::to_string(piece),
              0);
   sizes.assign(parts, piece);
   sizes.back() = last;
@@ -261,8 +263,7 @@ void check_same_dtype(const LayerContext& ctx, const std::string& type, bool var
 }
 
 void require_two(const LayerContext& ctx, const std::string& type) {
-  if (ctx.num_inputs() < 2)
-    ctx.fail(type + ": needs at least two inputs, got " + std::to_string(ctx.num_inputs()), 0);
+  if (ctx.num_inputs() < 2) ctx.fail(type + ": needs at least two inputs, got " + std::to_string(ctx.num_inputs()), 0);
 }
 
 // NumPy broadcasting of two symbolic sizes, or nullopt when they cannot match. A symbolic
@@ -309,8 +310,7 @@ void infer_broadcast(LayerContext& ctx, const std::string& type, bool variadic) 
 }
 
 LayerCost elementwise_cost(const LayerContext& ctx) {
-  return {.params = 0,
-          .flops = static_cast<int64_t>(ctx.num_inputs() - 1) * numel_per_sample(ctx.outputs[0].shape)};
+  return {.params = 0, .flops = static_cast<int64_t>(ctx.num_inputs() - 1) * numel_per_sample(ctx.outputs[0].shape)};
 }
 
 void infer_concat(LayerContext& ctx) {
@@ -331,9 +331,9 @@ void infer_concat(LayerContext& ctx) {
       if (d == dim) {
         out[d] = a.is_known() && b.is_known() ? Dim::known(a.size + b.size) : Dim::symbolic();
       } else if (a.is_known() && b.is_known() && a.size != b.size) {
-        ctx.fail("Concat: inputs differ in dimension " + std::to_string(d) + " (" + std::to_string(a.size) +
-                     " vs " + std::to_string(b.size) + "): " + shape_to_string(first.shape) + " and input " +
-                     std::to_string(i) + " " + shape_to_string(t.shape),
+        ctx.fail("Concat: inputs differ in dimension " + std::to_string(d) + " (" + std::to_string(a.size) + " vs " +
+                     std::to_string(b.size) + "): " + shape_to_string(first.shape) + " and input " + std::to_string(i) +
+                     " " + shape_to_string(t.shape),
                  static_cast<int>(i));
       } else if (!a.is_known() && b.is_known()) {
         out[d] = b;  // the known size is what the symbolic one must be
@@ -353,8 +353,7 @@ LayerSchema merge(std::string type, std::string help, std::vector<PortSpec> inpu
 
 void register_shape_layers(LayerRegistry& r) {
   LayerSchema flatten = unary(
-      "Flatten",
-      "Merges dimensions start_dim..end_dim into one, e.g. N×32×7×7 → N×1568 to feed a Linear layer.",
+      "Flatten", "Merges dimensions start_dim..end_dim into one, e.g. N×32×7×7 → N×1568 to feed a Linear layer.",
       {AttrSpec::integer("start_dim", 1, std::nullopt, std::nullopt, "First dimension to merge (1 keeps the batch)"),
        AttrSpec::integer("end_dim", -1, std::nullopt, std::nullopt, "Last dimension to merge (-1: the last)")});
   flatten.infer = infer_flatten;
@@ -364,22 +363,22 @@ void register_shape_layers(LayerRegistry& r) {
   };
   r.add(std::move(flatten));
 
-  LayerSchema reshape = unary(
-      "Reshape",
-      "Rearranges the values into a new shape with the same number of elements. In `shape`, 0 keeps that input "
-      "dimension and -1 is worked out from the rest: [0, -1] makes N×… into N×(everything else).",
-      {AttrSpec::ints("shape", {0, -1}, -1, std::nullopt,
-                      "Full target shape including the batch; 0 copies the input's size, -1 is inferred")});
+  LayerSchema reshape =
+      unary("Reshape",
+            "Rearranges the values into a new shape with the same number of elements. In `shape`, 0 keeps that input "
+            "dimension and -1 is worked out from the rest: [0, -1] makes N×… into N×(everything else).",
+            {AttrSpec::ints("shape", {0, -1}, -1, std::nullopt,
+                            "Full target shape including the batch; 0 copies the input's size, -1 is inferred")});
   reshape.infer = infer_reshape;
   reshape.cost = no_cost;
   reshape.build = build_reshape;
   r.add(std::move(reshape));
 
-  LayerSchema permute = unary(
-      "Permute",
-      "Reorders the dimensions: output dimension i is input dimension dims[i]. [0, 2, 1] turns N×C×L into N×L×C.",
-      {AttrSpec::ints("dims", {0, 2, 1}, std::nullopt, std::nullopt,
-                      "A permutation of all axes, the batch axis included")});
+  LayerSchema permute =
+      unary("Permute",
+            "Reorders the dimensions: output dimension i is input dimension dims[i]. [0, 2, 1] turns N×C×L into N×L×C.",
+            {AttrSpec::ints("dims", {0, 2, 1}, std::nullopt, std::nullopt,
+                            "A permutation of all axes, the batch axis included")});
   permute.infer = infer_permute;
   permute.cost = no_cost;
   permute.build = [](const LayerContext& ctx) {
@@ -404,13 +403,13 @@ void register_shape_layers(LayerRegistry& r) {
   };
   r.add(std::move(slice));
 
-  LayerSchema split = unary(
-      "Split",
-      "Cuts one dimension into num_outputs pieces: equal ones (the last smaller if it does not divide), or the "
-      "given sizes. N×6 with dim 1 and 2 outputs gives two N×3.",
-      {AttrSpec::integer("dim", 1, std::nullopt, std::nullopt, "Dimension to cut"),
-       AttrSpec::integer("num_outputs", 2, 1, 64, "How many pieces"),
-       AttrSpec::ints("sizes", {}, 1, std::nullopt, "Size of each piece; empty for equal parts")});
+  LayerSchema split =
+      unary("Split",
+            "Cuts one dimension into num_outputs pieces: equal ones (the last smaller if it does not divide), or the "
+            "given sizes. N×6 with dim 1 and 2 outputs gives two N×3.",
+            {AttrSpec::integer("dim", 1, std::nullopt, std::nullopt, "Dimension to cut"),
+             AttrSpec::integer("num_outputs", 2, 1, 64, "How many pieces"),
+             AttrSpec::ints("sizes", {}, 1, std::nullopt, "Size of each piece; empty for equal parts")});
   split.outputs = {any_port("outputs")};
   split.num_outputs = [](const AttrMap& attrs) {
     auto it = attrs.find("num_outputs");
@@ -432,8 +431,7 @@ void register_shape_layers(LayerRegistry& r) {
       "Concat",
       "Joins two or more tensors along one dimension (channels by default): N×16×H×W and N×32×H×W give "
       "N×48×H×W. All other dimensions must match.",
-      {any_port("inputs", true)},
-      {AttrSpec::integer("dim", 1, std::nullopt, std::nullopt, "Dimension to join along")});
+      {any_port("inputs", true)}, {AttrSpec::integer("dim", 1, std::nullopt, std::nullopt, "Dimension to join along")});
   concat.infer = infer_concat;
   concat.cost = no_cost;
   concat.build = [](const LayerContext& ctx) {
