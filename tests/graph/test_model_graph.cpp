@@ -72,7 +72,7 @@ class TestModelGraph : public QObject {
     EXPECT_REFUSED(m.g.connect({{extra, 0}, {m.fc1, 0}}), "already connected");
     QVERIFY(m.g.disconnect({{m.fc2, 0}, {extra, 0}}));
     QVERIFY(m.g == with_extra);
-    EXPECT_REFUSED(m.g.connect({{m.relu, 0}, {m.relu, 0}}), "cycle");
+    EXPECT_REFUSED(m.g.connect({{extra, 0}, {extra, 0}}), "cycle");
     EXPECT_REFUSED(m.g.connect({{m.fc2, 0}, {m.fc1, 1}}), "has no input 1");
     EXPECT_REFUSED(m.g.connect({{m.fc2, 3}, {extra, 0}}), "has no output 3");
     EXPECT_REFUSED(m.g.connect({{m.in, 0}, {m.fc1, 0}}), "already connected");
