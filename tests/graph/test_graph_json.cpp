@@ -142,8 +142,8 @@ class TestGraphJson : public QObject {
     QCOMPARE(target.consistency_error(), std::string());
     for (const auto& [old_id, new_id] : ids) {
       QVERIFY(new_id >= first_new);
-      const Node& pasted = target.node(new_id);
-      const Node& original = source.node(old_id);
+      const graph::Node& pasted = target.node(new_id);
+      const graph::Node& original = source.node(old_id);
       QCOMPARE(pasted.name, original.name + "_2");
       QVERIFY(pasted.attrs == original.attrs);
       QCOMPARE(pasted.ui.x, original.ui.x + 40);
