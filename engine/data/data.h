@@ -10,4 +10,5 @@
 #include "engine/data/mnist.h"
 #include "engine/data/npy_pair.h"
 #include "engine/data/synthetic.h"
+#include "engine/data/synthetic_sequences.h"
 #include "engine/data/transforms.h"
