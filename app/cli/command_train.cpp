@@ -110,10 +110,17 @@ int train(const Arguments& args) {
   }
   m.model->to(device);
 
-  data::DataLoader train_loader(data.train, {.batch_size = s.batch_size, .shuffle = true, .seed = s.seed});
+  data::DataLoaderOptions train_options;
+  train_options.batch_size = s.batch_size;
+  train_options.shuffle = true;
+  train_options.seed = s.seed;
+  data::DataLoader train_loader(data.train, train_options);
   std::unique_ptr<data::DataLoader> val_loader;
-  if (data.validation && data.validation->size() > 0)
-    val_loader = std::make_unique<data::DataLoader>(data.validation, data::DataLoaderOptions{.batch_size = s.batch_size});
+  if (data.validation && data.validation->size() > 0) {
+    data::DataLoaderOptions val_options;
+    val_options.batch_size = s.batch_size;
+    val_loader = std::make_unique<data::DataLoader>(data.validation, val_options);
+  }
 
   auto optimizer = run::make_optimizer(s.optimizer, m.model->parameters());
   auto scheduler = run::make_scheduler(s.schedule, *optimizer, train_loader.num_batches(), s.epochs);

@@ -31,6 +31,9 @@ class LRScheduler {
   const char* name() const { return name_; }
   // Advances to the next step and sets every group's lr (and momentum, for OneCycleLR).
   void step();
+  // Called by the trainer after each epoch with the validation loss (the training loss when
+  // there is no validation set). Step-based schedules ignore it; a plateau schedule reacts.
+  virtual void epoch_end(double monitored_loss) {}
   // Steps taken since construction (PyTorch's last_epoch): 0 right after construction.
   int64_t last_step() const { return last_step_; }
   const std::vector<double>& base_lrs() const { return base_lrs_; }

@@ -160,6 +160,7 @@ RunResult Trainer::fit(data::DataLoader& train, data::DataLoader* validation, Tr
       em.val_top_k_accuracy = v.val_top_k_accuracy;
     }
     em.seconds = seconds_now() - epoch_start;
+    if (scheduler_) scheduler_->epoch_end(em.has_validation ? em.val_loss : em.train_loss);
     result.last_epoch = em;
     if (sink) sink->on_epoch(em);
 

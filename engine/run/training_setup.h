@@ -6,8 +6,7 @@
 //   auto opt = nl::run::make_optimizer(settings.optimizer, model->parameters());
 //   auto steps = (data.train->size() + settings.batch_size - 1) / settings.batch_size;
 //   auto sched = nl::run::make_scheduler(settings.schedule, *opt, steps, settings.epochs);  // null for "none"
-//   // after each epoch, when the schedule is a plateau one:
-//   if (auto* p = dynamic_cast<nl::run::PlateauSchedule*>(sched.get())) p->record(val_loss);
+//   // the trainer calls sched->epoch_end(val_loss) after each epoch (a plateau schedule reacts)
 //
 // Errors are nl::Error naming the settings field: "training.dataset.kind: unknown dataset
 // 'mnsit' (known: spirals, …)", "training.dataset.path: …/mnist: no train-images-idx3-ubyte[.gz]".
@@ -50,13 +49,14 @@ std::shared_ptr<optim::LRScheduler> make_scheduler(const project::ScheduleSettin
 
 // ReduceLROnPlateau reacts to a metric, not to steps, so it does not fit LRScheduler's
 // closed-form mould; this adapter lets it ride in the trainer's scheduler slot. step() (after
-// every optimiser step) leaves the lr alone; record() takes the epoch's validation loss and
-// may lower the lr. Its checkpointed state is LRScheduler's (step count, base lrs); the
+// every optimiser step) leaves the lr alone; epoch_end() (the trainer calls it after each
+// epoch) takes the epoch's validation loss and may lower the lr. Its checkpointed state is LRScheduler's (step count, base lrs); the
 // plateau counters restart on resume.
 class PlateauSchedule final : public optim::LRScheduler {
  public:
   PlateauSchedule(optim::Optimizer& optimizer, const optim::ReduceLROnPlateauOptions& options);
   void record(double validation_loss) { plateau_.step(validation_loss); }
+  void epoch_end(double monitored_loss) override { record(monitored_loss); }
   double lr_at(size_t group, int64_t step) const override;
   const optim::ReduceLROnPlateau& plateau() const { return plateau_; }
 
