@@ -80,7 +80,7 @@ def shapes_cnn():
     return project("Shapes CNN", "A convolutional network that tells circles, squares, triangles and crosses apart.", g, {
         "dataset": {"kind": "shapes", "samples": 3000, "num_classes": 4, "image_size": 28, "channels": 1,
                     "validation_split": 0.2},
-        "batch_size": 64, "epochs": 4, "seed": 1,
+        "batch_size": 64, "epochs": 6, "seed": 1,
         "optimizer": {"kind": "adam", "lr": 0.002}})
 
 

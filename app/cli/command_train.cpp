@@ -150,13 +150,13 @@ int train(const Arguments& args) {
     InterruptGuard guard(trainer);
     result = trainer.fit(train_loader, val_loader.get(), &sinks);
   }
-  trainer.save_checkpoint((out_dir / "checkpoints" / "last.ckpt").string());
+  trainer.save_checkpoint((out_dir / "checkpoints" / "last.safetensors").string());
   m.model->to(Device::cpu());
   m.project.weights = m.model->state_dict();
   fs::path trained = out_dir / fs::path(project_path).filename();
   project::save_project(m.project, trained.string());
   std::printf("saved %s, %s and %s\n", trained.string().c_str(), (out_dir / "metrics.csv").string().c_str(),
-              (out_dir / "checkpoints" / "last.ckpt").string().c_str());
+              (out_dir / "checkpoints" / "last.safetensors").string().c_str());
   if (result.last_epoch.has_validation)
     std::printf("final validation accuracy %.2f%%\n", 100 * result.last_epoch.val_accuracy);
   return result.status == run::RunStatus::Failed ? 1 : 0;

@@ -77,6 +77,9 @@ void ProgressPrinter::on_epoch(const run::EpochMetrics& m) {
 }
 
 void ProgressPrinter::on_message(const std::string& m) {
+  // The trainer reports its per-epoch checkpoint; one line per epoch of that is noise here
+  // (the command names the checkpoint when it finishes).
+  if (m.rfind("checkpoint saved", 0) == 0) return;
   clear_bar();
   std::fprintf(out_, "%s\n", m.c_str());
   std::fflush(out_);
@@ -87,7 +90,7 @@ void ProgressPrinter::on_finished(const run::RunResult& r) {
   std::fprintf(out_, "finished: %s after %lld epochs, %lld steps, %s", run::run_status_name(r.status),
                static_cast<long long>(r.epochs_completed), static_cast<long long>(r.global_step),
                clock_text(seconds_since_start()).c_str());
-  if (!r.message.empty()) std::fprintf(out_, " — %s", r.message.c_str());
+  if (!r.message.empty() && r.status != run::RunStatus::Completed) std::fprintf(out_, " — %s", r.message.c_str());
   std::fputs("\n", out_);
   std::fflush(out_);
 }

@@ -74,7 +74,7 @@ class TestCli : public QObject {
     QVERIFY2(!row["val_accuracy"].empty(), "no validation accuracy in metrics.csv");
     double accuracy = std::stod(row["val_accuracy"]);
     QVERIFY2(accuracy >= 0.98, qPrintable(QString("validation accuracy %1").arg(accuracy)));
-    QVERIFY(QFile::exists(out + "/checkpoints/last.ckpt"));
+    QVERIFY(QFile::exists(out + "/checkpoints/last.safetensors"));
     trained_ = out + "/spirals_mlp.netloom";
     QVERIFY(QFile::exists(trained_));
   }
@@ -140,7 +140,7 @@ class TestCli : public QObject {
     seen += p.readAllStandardOutput();
     QCOMPARE(p.exitCode(), 0);
     QVERIFY2(seen.contains("finished: stopped"), qPrintable(seen));
-    QVERIFY(QFile::exists(out + "/checkpoints/last.ckpt"));
+    QVERIFY(QFile::exists(out + "/checkpoints/last.safetensors"));
     QVERIFY(QFile::exists(out + "/shapes_cnn.netloom"));
   }
 
