@@ -10,7 +10,9 @@
 #include "engine/graph/graph_analysis.h"
 #include "engine/ops/ops.h"
 #include "engine/optim/optim.h"
+#include "engine/project/project.h"
 #include "engine/run/graph_executor.h"
+#include <filesystem>
 
 using namespace nl;
 using namespace nl::graph;
@@ -138,6 +140,28 @@ class TestExecutor : public QObject {
     }
     for (const auto& type : LayerRegistry::builtin().types())
       QVERIFY2(covered.count(type), ("no executor case for layer type " + type).c_str());
+  }
+
+  // Every example project: inference agrees with what runs, at two batch sizes.
+  void exampleProjectsRunWithTheirInferredShapes() {
+    int examples = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(NETLOOM_EXAMPLES_DIR)) {
+      if (entry.path().extension() != ".netloom") continue;
+      ++examples;
+      project::Project p = project::load_project(entry.path().string());
+      GraphAnalysis a = analyze(p.graph);
+      QVERIFY2(a.messages.empty(), (entry.path().string() + ": " + (a.messages.empty() ? "" : a.messages[0].text)).c_str());
+      run::GraphExecutor executor;
+      auto model = executor.build(p.graph);
+      model->eval();
+      const graph::Node& in = p.graph.node(p.graph.nodes_of_type("Input").front());
+      auto dims = std::get<std::vector<int64_t>>(p.graph.attribute(in.id, "shape"));
+      for (int64_t batch : {2, 5}) {
+        LayerCase c{"", {}, dims};
+        expect_shapes_match(p.graph, *model, {{in.name, sample_input(c, batch)}}, entry.path().filename().string());
+      }
+    }
+    QVERIFY2(examples >= 4, "expected the four example projects");
   }
 
   void unchangedNodesKeepTheirWeightsAcrossRebuilds() {
