@@ -184,4 +184,16 @@ int LayerSchema::variadic_input() const {
   return -1;
 }
 
+LayerSchema make_schema(std::string type, std::string category, std::string help, std::vector<PortSpec> inputs,
+                        std::vector<AttrSpec> attrs, PortSpec output) {
+  LayerSchema s;
+  s.type = std::move(type);
+  s.category = std::move(category);
+  s.help = std::move(help);
+  s.inputs = std::move(inputs);
+  s.outputs = {std::move(output)};
+  s.attrs = std::move(attrs);
+  return s;
+}
+
 }  // namespace nl::graph

@@ -45,6 +45,12 @@ struct PortSpec {
   std::string help;
 };
 
+// A port with every field given (brace-initialising PortSpec partly trips -Wextra).
+inline PortSpec port(std::string name, PortType type = PortType::Any, bool optional = false, std::string help = {},
+                     bool variadic = false) {
+  return PortSpec{std::move(name), type, optional, variadic, std::move(help)};
+}
+
 struct AttrSpec {
   std::string name;
   AttrKind kind = AttrKind::Int;
@@ -155,5 +161,9 @@ struct LayerSchema {
   // Index of the variadic input port, or -1.
   int variadic_input() const;
 };
+
+// The fixed fields of a schema with one output port; the caller sets infer, cost and build.
+LayerSchema make_schema(std::string type, std::string category, std::string help, std::vector<PortSpec> inputs,
+                        std::vector<AttrSpec> attrs, PortSpec output);
 
 }  // namespace nl::graph

@@ -10,10 +10,6 @@
 namespace nl::graph {
 namespace {
 
-// A port with every field given (brace-initialising PortSpec partly trips -Wextra).
-PortSpec port(std::string name, PortType type, bool optional = false, std::string help = {}) {
-  return PortSpec{std::move(name), type, optional, false, std::move(help)};
-}
 
 // Mean, variance, normalise, scale and shift: a handful of operations per element.
 constexpr int64_t kNormFlopsPerElement = 5;

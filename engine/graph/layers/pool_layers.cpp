@@ -9,10 +9,6 @@
 namespace nl::graph {
 namespace {
 
-// A port with every field given (brace-initialising PortSpec partly trips -Wextra).
-PortSpec port(std::string name, PortType type, bool optional = false, std::string help = {}) {
-  return PortSpec{std::move(name), type, optional, false, std::move(help)};
-}
 
 const TensorInfo& image_input(const LayerContext& c) {
   const TensorInfo& x = c.input_of_rank(0, 4, "N×C×H×W");

@@ -16,17 +16,11 @@ PortSpec float_port(std::string name, bool optional = false, std::string help = 
   return {std::move(name), PortType::Float, optional, false, std::move(help)};
 }
 
-// The fixed fields of a schema; the caller sets infer, cost and build.
+// The fixed fields of a schema with one output; the caller sets infer, cost and build.
 LayerSchema schema(std::string type, std::string category, std::string help, std::vector<PortSpec> inputs,
                    std::vector<AttrSpec> attrs) {
-  LayerSchema s;
-  s.type = std::move(type);
-  s.category = std::move(category);
-  s.help = std::move(help);
-  s.inputs = std::move(inputs);
-  s.outputs = {float_port("output")};
-  s.attrs = std::move(attrs);
-  return s;
+  return make_schema(std::move(type), std::move(category), std::move(help), std::move(inputs), std::move(attrs),
+                     float_port("output"));
 }
 
 // A rank-3 float sequence; `what` names the expected layout for the message.

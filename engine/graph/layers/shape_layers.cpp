@@ -34,14 +34,8 @@ PortSpec any_port(std::string name, bool variadic = false) {
 // The fixed fields of a schema with one output; the caller sets infer, cost and build.
 LayerSchema schema(std::string type, std::string category, std::string help, std::vector<PortSpec> inputs,
                    std::vector<AttrSpec> attrs) {
-  LayerSchema s;
-  s.type = std::move(type);
-  s.category = std::move(category);
-  s.help = std::move(help);
-  s.inputs = std::move(inputs);
-  s.outputs = {any_port("output")};
-  s.attrs = std::move(attrs);
-  return s;
+  return make_schema(std::move(type), std::move(category), std::move(help), std::move(inputs), std::move(attrs),
+                     any_port("output"));
 }
 
 LayerSchema unary(std::string type, std::string help, std::vector<AttrSpec> attrs) {
