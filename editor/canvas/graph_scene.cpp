@@ -1,0 +1,236 @@
+// The canvas scene: follows the document, turns gestures into requests.
+#include "editor/canvas/graph_scene.h"
+
+#include <QGraphicsSceneMouseEvent>
+#include <QPen>
+#include <set>
+
+#include "editor/canvas/edge_item.h"
+#include "editor/canvas/node_item.h"
+#include "editor/canvas/port_item.h"
+
+namespace nl::editor {
+
+GraphScene::GraphScene(GraphDocument& doc, QObject* parent) : QGraphicsScene(parent), doc_(doc) {
+  // A large fixed area: panning never hits an edge and adding nodes never resizes the scene
+  // (which would re-index every item of a big graph).
+  setSceneRect(-50000, -50000, 100000, 100000);
+  connect(&doc_, &GraphDocument::nodeAdded, this, &GraphScene::addNodeItem);
+  connect(&doc_, &GraphDocument::nodeRemoved, this, &GraphScene::removeNodeItem);
+  connect(&doc_, &GraphDocument::edgeAdded, this, &GraphScene::addEdgeItem);
+  connect(&doc_, &GraphDocument::edgeRemoved, this, &GraphScene::removeEdgeItem);
+  connect(&doc_, &GraphDocument::nodeChanged, this, &GraphScene::syncNode);
+  connect(&doc_, &GraphDocument::analysisChanged, this, &GraphScene::syncAll);
+  connect(&doc_, &GraphDocument::graphReset, this, &GraphScene::rebuild);
+  connect(&doc_, &GraphDocument::editRefused, this, &GraphScene::statusMessage);
+  rebuild();
+}
+
+void GraphScene::rebuild() {
+  wire_from_ = nullptr;
+  wire_ = nullptr;
+  clear();
+  nodes_.clear();
+  edges_.clear();
+  for (const auto& [id, node] : doc_.graph().nodes()) addNodeItem(id);
+  for (const graph::Edge& e : doc_.graph().edges()) addEdgeItem(e);
+}
+
+NodeItem* GraphScene::nodeItem(graph::NodeId id) const {
+  auto it = nodes_.find(id);
+  return it == nodes_.end() ? nullptr : it->second;
+}
+
+EdgeItem* GraphScene::edgeItem(const graph::Edge& edge) const {
+  auto it = edges_.find(edge);
+  return it == edges_.end() ? nullptr : it->second;
+}
+
+QPointF GraphScene::inputPortPos(graph::PortRef port) const {
+  NodeItem* n = nodeItem(port.node);
+  PortItem* p = n ? n->inputPort(port.port) : nullptr;
+  return p ? p->scenePos() : (n ? n->scenePos() : QPointF());
+}
+
+QPointF GraphScene::outputPortPos(graph::PortRef port) const {
+  NodeItem* n = nodeItem(port.node);
+  PortItem* p = n ? n->outputPort(port.port) : nullptr;
+  return p ? p->scenePos() : (n ? n->scenePos() : QPointF());
+}
+
+void GraphScene::addNodeItem(graph::NodeId id) {
+  if (nodes_.count(id)) return;
+  auto* item = new NodeItem(doc_, id);
+  addItem(item);
+  nodes_[id] = item;
+}
+
+void GraphScene::removeNodeItem(graph::NodeId id) {
+  auto it = nodes_.find(id);
+  if (it == nodes_.end()) return;
+  if (wire_from_ && wire_from_->node() == id) {  // the wire's start goes away: drop the wire
+    delete wire_;
+    wire_ = nullptr;
+    wire_from_ = nullptr;
+  }
+  delete it->second;
+  nodes_.erase(it);
+}
+
+void GraphScene::addEdgeItem(const graph::Edge& edge) {
+  if (edges_.count(edge)) return;
+  auto* item = new EdgeItem(doc_, edge);
+  addItem(item);
+  edges_[edge] = item;
+  placeEdge(item);
+}
+
+void GraphScene::removeEdgeItem(const graph::Edge& edge) {
+  auto it = edges_.find(edge);
+  if (it == edges_.end()) return;
+  delete it->second;
+  edges_.erase(it);
+}
+
+void GraphScene::placeEdge(EdgeItem* item) const {
+  item->setEnds(outputPortPos(item->edge().from), inputPortPos(item->edge().to));
+}
+
+void GraphScene::syncNode(graph::NodeId id) {
+  NodeItem* n = nodeItem(id);
+  if (!n) return;
+  n->sync();
+  for (const graph::Edge& e : doc_.graph().edges_into(id))
+    if (EdgeItem* item = edgeItem(e)) placeEdge(item);
+  for (const graph::Edge& e : doc_.graph().edges_from(id))
+    if (EdgeItem* item = edgeItem(e)) placeEdge(item);
+}
+
+void GraphScene::syncAll() {
+  // Shapes and messages may change anywhere downstream of an edit, and port counts with the
+  // edges (variadic inputs): refresh every item. The analysis itself is the costly part.
+  for (auto& [id, item] : nodes_) item->sync();
+  for (auto& [edge, item] : edges_) {
+    item->sync();
+    placeEdge(item);
+  }
+}
+
+std::vector<graph::NodeId> GraphScene::selectedNodeIds() const {
+  std::vector<graph::NodeId> ids;
+  for (QGraphicsItem* item : selectedItems())
+    if (item->type() == NodeItem::Type) ids.push_back(static_cast<NodeItem*>(item)->id());
+  return ids;
+}
+
+void GraphScene::deleteSelection() {
+  std::vector<graph::Edge> edges;
+  for (QGraphicsItem* item : selectedItems())
+    if (item->type() == EdgeItem::Type) edges.push_back(static_cast<EdgeItem*>(item)->edge());
+  std::vector<graph::NodeId> nodes = selectedNodeIds();
+  if (nodes.empty() && edges.empty()) return;
+  doc_.removeItems(nodes, edges);
+}
+
+PortItem* GraphScene::portAt(QPointF scene_pos) const {
+  for (QGraphicsItem* item : items(scene_pos))
+    if (item->type() == PortItem::Type) return static_cast<PortItem*>(item);
+  return nullptr;
+}
+
+// --- Gestures ------------------------------------------------------------------------------
+
+void GraphScene::mousePressEvent(QGraphicsSceneMouseEvent* event) {
+  if (event->button() == Qt::LeftButton) {
+    if (PortItem* port = portAt(event->scenePos())) {
+      startWire(port);
+      event->accept();
+      return;
+    }
+  }
+  QGraphicsScene::mousePressEvent(event);
+  if (event->button() == Qt::LeftButton && mouseGrabberItem() && mouseGrabberItem()->type() == NodeItem::Type)
+    move_id_ = doc_.newMoveId();
+}
+
+void GraphScene::mouseMoveEvent(QGraphicsSceneMouseEvent* event) {
+  if (wire_from_) {
+    dragWire(event->scenePos());
+    event->accept();
+    return;
+  }
+  // Qt moves the selected items; the positions they reach become one merged Move request,
+  // and the document's nodeChanged brings the edges along.
+  QGraphicsScene::mouseMoveEvent(event);
+  if (move_id_ == 0) return;
+  std::map<graph::NodeId, QPointF> moved;
+  for (auto& [id, item] : nodes_) {
+    const graph::NodeUi& ui = doc_.graph().node(id).ui;
+    if (item->pos() != QPointF(ui.x, ui.y)) moved[id] = item->pos();
+  }
+  if (!moved.empty()) doc_.moveNodes(moved, move_id_);
+}
+
+void GraphScene::mouseReleaseEvent(QGraphicsSceneMouseEvent* event) {
+  if (wire_from_ && event->button() == Qt::LeftButton) {
+    finishWire(event->scenePos());
+    event->accept();
+    return;
+  }
+  QGraphicsScene::mouseReleaseEvent(event);
+  move_id_ = 0;
+}
+
+void GraphScene::startWire(PortItem* from) {
+  wire_from_ = from;
+  wire_ = new QGraphicsPathItem;
+  wire_->setPen(QPen(QColor("#42a5f5"), 2, Qt::DashLine, Qt::RoundCap));
+  wire_->setZValue(3);
+  addItem(wire_);
+  // Ports on the other side light up when the graph would accept the edge (the document
+  // asks connect() itself, so the highlight never disagrees with the drop).
+  for (auto& [id, item] : nodes_) {
+    const auto& ports = from->isOutput() ? item->inputPorts() : std::vector<PortItem*>{};
+    std::vector<PortItem*> targets = ports;
+    if (!from->isOutput())
+      for (int i = 0; PortItem* p = item->outputPort(i); ++i) targets.push_back(p);
+    for (PortItem* p : targets) {
+      graph::Edge e = from->isOutput() ? graph::Edge{from->ref(), p->ref()} : graph::Edge{p->ref(), from->ref()};
+      p->setHighlight(doc_.canConnect(e) ? PortItem::Highlight::Compatible : PortItem::Highlight::Incompatible);
+    }
+  }
+  dragWire(from->scenePos());
+}
+
+void GraphScene::dragWire(QPointF scene_pos) {
+  QPointF a = wire_from_->scenePos();
+  wire_->setPath(wire_from_->isOutput() ? EdgeItem::curve(a, scene_pos) : EdgeItem::curve(scene_pos, a));
+}
+
+void GraphScene::finishWire(QPointF scene_pos) {
+  PortItem* from = wire_from_;
+  PortItem* to = portAt(scene_pos);
+  graph::PortRef start = from->ref();
+  bool start_is_output = from->isOutput();
+  clearHighlights();
+  delete wire_;
+  wire_ = nullptr;
+  wire_from_ = nullptr;
+  if (!to || to == from) return;  // dropped on empty canvas: nothing to wire
+  if (to->isOutput() == start_is_output) {
+    emit statusMessage(start_is_output ? tr("Connect an output to an input") : tr("Connect an input to an output"));
+    return;
+  }
+  graph::Edge e = start_is_output ? graph::Edge{start, to->ref()} : graph::Edge{to->ref(), start};
+  if (graph::EditResult r = doc_.connectPorts(e); r) emit statusMessage(tr("Connected"));
+  // A refusal reached the status bar through the document's editRefused.
+}
+
+void GraphScene::clearHighlights() {
+  for (auto& [id, item] : nodes_) {
+    for (PortItem* p : item->inputPorts()) p->setHighlight(PortItem::Highlight::None);
+    for (int i = 0; PortItem* p = item->outputPort(i); ++i) p->setHighlight(PortItem::Highlight::None);
+  }
+}
+
+}  // namespace nl::editor

@@ -1,0 +1,71 @@
+// The canvas scene: one NodeItem per node and one EdgeItem per edge, kept in step with the
+// document's signals. User gestures become document requests — wiring a port to a port,
+// dragging nodes, deleting the selection — never direct changes to items or the graph.
+#pragma once
+#include <QGraphicsPathItem>
+#include <QGraphicsScene>
+#include <map>
+
+#include "editor/graph_document.h"
+
+namespace nl::editor {
+
+class EdgeItem;
+class NodeItem;
+class PortItem;
+
+class GraphScene : public QGraphicsScene {
+  Q_OBJECT
+
+ public:
+  explicit GraphScene(GraphDocument& doc, QObject* parent = nullptr);
+  GraphDocument& document() { return doc_; }
+
+  NodeItem* nodeItem(graph::NodeId id) const;
+  EdgeItem* edgeItem(const graph::Edge& edge) const;
+  size_t edgeCount() const { return edges_.size(); }
+  // Scene position of a port's centre.
+  QPointF inputPortPos(graph::PortRef port) const;
+  QPointF outputPortPos(graph::PortRef port) const;
+
+  std::vector<graph::NodeId> selectedNodeIds() const;
+  // Deletes the selected nodes and edges as one undo step.
+  void deleteSelection();
+
+ signals:
+  // Something to tell the user in the status bar (a refused connection's reason …).
+  void statusMessage(const QString& text);
+
+ protected:
+  void mousePressEvent(QGraphicsSceneMouseEvent* event) override;
+  void mouseMoveEvent(QGraphicsSceneMouseEvent* event) override;
+  void mouseReleaseEvent(QGraphicsSceneMouseEvent* event) override;
+
+ private:
+  void rebuild();
+  void addNodeItem(graph::NodeId id);
+  void removeNodeItem(graph::NodeId id);
+  void addEdgeItem(const graph::Edge& edge);
+  void removeEdgeItem(const graph::Edge& edge);
+  void syncNode(graph::NodeId id);
+  void syncAll();
+  void placeEdge(EdgeItem* item) const;
+  PortItem* portAt(QPointF scene_pos) const;
+
+  void startWire(PortItem* from);
+  void dragWire(QPointF scene_pos);
+  void finishWire(QPointF scene_pos);
+  void clearHighlights();
+
+  GraphDocument& doc_;
+  std::map<graph::NodeId, NodeItem*> nodes_;
+  std::map<graph::Edge, EdgeItem*> edges_;
+
+  // Wiring in progress: the port the drag started on and the rubber wire that follows it.
+  PortItem* wire_from_ = nullptr;
+  QGraphicsPathItem* wire_ = nullptr;
+  // Node drag in progress: the move id that merges its moves into one undo step.
+  int move_id_ = 0;
+};
+
+}  // namespace nl::editor

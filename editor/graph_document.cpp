@@ -1,0 +1,217 @@
+// The graph document: requests become undo commands; apply* steps change the graph and
+// tell the views.
+#include "editor/graph_document.h"
+
+#include <memory>
+
+#include "editor/commands/add_node_command.h"
+#include "editor/commands/connect_command.h"
+#include "editor/commands/disconnect_command.h"
+#include "editor/commands/move_nodes_command.h"
+#include "editor/commands/paste_command.h"
+#include "editor/commands/remove_items_command.h"
+#include "editor/commands/rename_command.h"
+#include "editor/commands/set_attribute_command.h"
+
+namespace nl::editor {
+
+using graph::Edge;
+using graph::EditResult;
+using graph::EditValue;
+using graph::NodeId;
+
+namespace {
+
+// Runs a command once and pushes it when the graph accepted it (Note [Document edits]).
+EditResult run(GraphDocument& doc, QUndoStack& stack, DocumentCommand* raw) {
+  std::unique_ptr<DocumentCommand> cmd(raw);
+  EditResult r;
+  {
+    ChangeScope scope(doc);
+    r = cmd->perform();
+  }
+  if (r) stack.push(cmd.release());
+  return r;
+}
+
+}  // namespace
+
+GraphDocument::GraphDocument(QObject* parent) : QObject(parent), analysis_(graph::analyze(graph_)) {
+  connect(&undo_, &QUndoStack::cleanChanged, this, [this](bool clean) { emit dirtyChanged(!clean); });
+}
+
+void GraphDocument::reset(graph::ModelGraph graph) {
+  undo_.clear();
+  graph_ = std::move(graph);
+  analysis_ = graph::analyze(graph_);
+  undo_.setClean();
+  emit graphReset();
+  emit analysisChanged();
+}
+
+EditResult GraphDocument::refuse(const EditResult& r) {
+  if (!r) {
+    last_error_ = QString::fromStdString(r.error);
+    emit editRefused(last_error_);
+  }
+  return r;
+}
+
+EditValue<NodeId> GraphDocument::addNode(const std::string& type, const std::string& name,
+                                         const graph::AttrMap& attrs, const graph::NodeUi& ui) {
+  auto* cmd = new AddNodeCommand(*this, type, name, attrs, ui);
+  EditValue<NodeId> out;
+  // The id is read before the push: a pushed command belongs to the stack.
+  std::unique_ptr<DocumentCommand> guard(cmd);
+  {
+    ChangeScope scope(*this);
+    static_cast<EditResult&>(out) = cmd->perform();
+  }
+  if (out) {
+    out.value = cmd->nodeId();
+    undo_.push(guard.release());
+  }
+  refuse(out);
+  return out;
+}
+
+EditResult GraphDocument::removeItems(const std::vector<NodeId>& nodes, const std::vector<Edge>& edges) {
+  return refuse(run(*this, undo_, new RemoveItemsCommand(*this, nodes, edges)));
+}
+
+EditResult GraphDocument::connectPorts(const Edge& edge) {
+  return refuse(run(*this, undo_, new ConnectCommand(*this, edge)));
+}
+
+EditResult GraphDocument::disconnectPorts(const Edge& edge) {
+  return refuse(run(*this, undo_, new DisconnectCommand(*this, edge)));
+}
+
+EditResult GraphDocument::moveNodes(const std::map<NodeId, QPointF>& positions, int move_id) {
+  return refuse(run(*this, undo_, new MoveNodesCommand(*this, positions, move_id)));
+}
+
+EditResult GraphDocument::setAttribute(NodeId id, const std::string& name, const graph::AttrValue& value) {
+  return refuse(run(*this, undo_, new SetAttributeCommand(*this, id, name, value)));
+}
+
+EditResult GraphDocument::renameNode(NodeId id, const std::string& name) {
+  return refuse(run(*this, undo_, new RenameCommand(*this, id, name)));
+}
+
+EditValue<std::vector<NodeId>> GraphDocument::paste(const nlohmann::json& snippet, double dx, double dy) {
+  EditValue<std::vector<NodeId>> out;
+  graph::PastePlan plan;
+  try {
+    plan = graph::plan_paste(graph_, snippet, dx, dy);
+  } catch (const std::exception& e) {  // not a snippet, unknown layer type …
+    static_cast<EditResult&>(out) = EditResult::failure(std::string("cannot paste: ") + e.what());
+    refuse(out);
+    return out;
+  }
+  auto* cmd = new PasteCommand(*this, std::move(plan));
+  std::unique_ptr<DocumentCommand> guard(cmd);
+  {
+    ChangeScope scope(*this);
+    static_cast<EditResult&>(out) = cmd->perform();
+  }
+  if (out) {
+    out.value = cmd->ids();
+    undo_.push(guard.release());
+  }
+  refuse(out);
+  return out;
+}
+
+EditResult GraphDocument::canConnect(const Edge& edge) {
+  // connect() is the one place that knows every rule; trying it and taking the edge back
+  // (the edge list is restored exactly: the edge was appended last) answers without copying.
+  EditResult r = graph_.connect(edge);
+  if (r) graph_.disconnect(edge);
+  return r;
+}
+
+// --- Steps ---------------------------------------------------------------------------------
+
+EditValue<NodeId> GraphDocument::applyAddNode(const std::string& type, const std::string& name,
+                                              const graph::AttrMap& attrs, const graph::NodeUi& ui) {
+  auto r = graph_.add_node(type, name, attrs, ui);
+  if (r) analysis_stale_ = true;
+  if (r) emit nodeAdded(r.value);
+  return r;
+}
+
+EditResult GraphDocument::applyInsertNode(const graph::Node& node) {
+  EditResult r = graph_.insert_node(node);
+  if (r) analysis_stale_ = true;
+  if (r) emit nodeAdded(node.id);
+  return r;
+}
+
+EditValue<graph::RemovedNode> GraphDocument::applyRemoveNode(NodeId id) {
+  auto r = graph_.remove_node(id);
+  if (r) analysis_stale_ = true;
+  if (r) {
+    for (const Edge& e : r.value.edges) emit edgeRemoved(e);
+    emit nodeRemoved(id);
+  }
+  return r;
+}
+
+EditResult GraphDocument::applyRestoreNode(const graph::RemovedNode& removed) {
+  EditResult r = graph_.restore_node(removed);
+  if (r) analysis_stale_ = true;
+  if (r) {
+    emit nodeAdded(removed.node.id);
+    for (const Edge& e : removed.edges) emit edgeAdded(e);
+  }
+  return r;
+}
+
+EditResult GraphDocument::applyConnect(const Edge& edge) {
+  EditResult r = graph_.connect(edge);
+  if (r) analysis_stale_ = true;
+  if (r) emit edgeAdded(edge);
+  return r;
+}
+
+EditResult GraphDocument::applyDisconnect(const Edge& edge) {
+  EditResult r = graph_.disconnect(edge);
+  if (r) analysis_stale_ = true;
+  if (r) emit edgeRemoved(edge);
+  return r;
+}
+
+EditResult GraphDocument::applySetAttribute(NodeId id, const std::string& name,
+                                            const std::optional<graph::AttrValue>& value) {
+  EditResult r = value ? graph_.set_attribute(id, name, *value) : graph_.reset_attribute(id, name);
+  if (r) analysis_stale_ = true;
+  if (r) emit nodeChanged(id);
+  return r;
+}
+
+EditResult GraphDocument::applyRename(NodeId id, const std::string& name) {
+  EditResult r = graph_.rename(id, name);
+  if (r) analysis_stale_ = true;
+  if (r) emit nodeChanged(id);
+  return r;
+}
+
+EditResult GraphDocument::applySetUi(NodeId id, const graph::NodeUi& ui) {
+  EditResult r = graph_.set_ui(id, ui);
+  if (r) emit nodeChanged(id);
+  return r;
+}
+
+void GraphDocument::endChange() {
+  // Moves alone leave every shape as it was: no analysis while dragging.
+  if (--change_depth_ == 0 && analysis_stale_) reanalyze();
+}
+
+void GraphDocument::reanalyze() {
+  analysis_stale_ = false;
+  analysis_ = graph::analyze(graph_);
+  emit analysisChanged();
+}
+
+}  // namespace nl::editor
