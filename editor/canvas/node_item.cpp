@@ -108,7 +108,7 @@ void NodeItem::paint(QPainter* p, const QStyleOptionGraphicsItem*, QWidget*) {
   p->setBrush(Qt::NoBrush);
   p->drawPath(body);
 
-  const double pad = 9;
+  const double pad = 7;
   p->setPen(Qt::white);
   p->setFont(NodeStyle::titleFont());
   QRectF title(r.left() + pad, r.top(), r.width() - 2 * pad - (problem_.isEmpty() ? 0 : 12), NodeStyle::kHeader);

@@ -27,13 +27,13 @@ QFont NodeStyle::titleFont() {
 
 QFont NodeStyle::textFont() {
   QFont f;
-  f.setPixelSize(11);
+  f.setPixelSize(10);
   return f;
 }
 
 QFont NodeStyle::labelFont() {
   QFont f;
-  f.setPixelSize(10);
+  f.setPixelSize(9);
   return f;
 }
 
@@ -51,7 +51,10 @@ NodeLayout NodeLayout::of(const GraphDocument& doc, graph::NodeId id) {
   graph::AttrMap attrs = g.resolved_attributes(id);
   for (const graph::AttrSpec& spec : schema.attrs) {
     if (l.lines.size() >= NodeStyle::kKeyAttributes) break;
-    l.lines << QString::fromStdString(spec.name + ": " + graph::attr_value_to_string(attrs.at(spec.name)));
+    // Lists without spaces: "[-1,1,28,28]" fits a node where "[-1, 1, 28, 28]" is cut.
+    QString value = QString::fromStdString(graph::attr_value_to_string(attrs.at(spec.name)));
+    if (value.startsWith('[')) value.remove(' ');
+    l.lines << QString::fromStdString(spec.name) + ": " + value;
   }
   // A variadic input shows one free slot after the last connected one, to wire the next.
   l.inputs = g.num_input_slots(id);

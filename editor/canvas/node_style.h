@@ -15,7 +15,7 @@ namespace nl::editor {
 struct NodeStyle {
   // Node width is chosen so that two nodes placed 200 apart (the examples' spacing) leave
   // room for an edge and its shape label between them.
-  static constexpr double kWidth = 136;
+  static constexpr double kWidth = 124;
   static constexpr double kHeader = 22;
   static constexpr double kLine = 15;
   static constexpr double kPortSpacing = 18;
