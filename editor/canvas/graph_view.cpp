@@ -43,10 +43,19 @@ void GraphView::zoomBy(double factor) {
 }
 
 void GraphView::wheelEvent(QWheelEvent* event) {
-  // AnchorUnderMouse keeps the scene point under the cursor fixed while scaling.
+  // The scene point under the wheel's position stays put. (AnchorUnderMouse reads the
+  // global cursor, which is not where a synthetic or touchpad event happened.)
   double steps = event->angleDelta().y() / 120.0;
   if (steps == 0) return;
+  QPoint cursor = event->position().toPoint();
+  QPointF anchor = mapToScene(cursor);
+  ViewportAnchor saved = transformationAnchor();
+  setTransformationAnchor(NoAnchor);
   zoomBy(std::pow(1.15, steps));
+  setTransformationAnchor(saved);
+  QPoint drift = mapFromScene(anchor) - cursor;
+  horizontalScrollBar()->setValue(horizontalScrollBar()->value() + drift.x());
+  verticalScrollBar()->setValue(verticalScrollBar()->value() + drift.y());
   event->accept();
 }
 
