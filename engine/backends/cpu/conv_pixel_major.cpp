@@ -17,13 +17,19 @@ namespace nl::cpu {
 //   forward          W[O x K] . col[K x L]       64 GFLOP/s   rows[L x K] . W'^T     83
 //   input gradient   W^T . grad_out[O x L]       63           grad_out^T . W'        85
 //   weight gradient  grad_out . col^T            46           rows^T . grad_out^T    82
-// (64-channel layers: the same or a few per cent better). So these kernels build "rows":
+// (64-channel layers: the same or a few per cent better; build/tests/benchmarks/
+// bench_conv_gemm). Part of the left column's loss is the 4 KiB row distance of Note
+// [Column padding]; padded, it reaches 82-89, 82-87 and 72-79, yet over a whole step the
+// pixel-major kernels still took ~12% less time (bench_resnet_ops: all convolutions 229 ms
+// against 259, 1 thread). So these kernels build "rows":
 // one row per output pixel, holding its receptive field in (kernel row, kernel column,
 // channel) order, read from a channels-last copy of the image where every tap of a pixel
 // is a contiguous run of C floats. W' is the weight reordered to that (i, j, c) order. The
 // GEMMs' [pixels x channels] results go to and from NCHW through small transposes. Images
 // spread over threads as in Note [Conv threading]; rows are built a chunk of pixels at a
-// time so that a chunk stays in the L2 cache while its GEMM reads it.
+// time so that a chunk stays in the L2 cache while its GEMM reads it (chunks of 16 KiB to
+// whole images measured the same). With fewer than 16 input channels (a 3-channel stem:
+// K = 27, taps of 3 floats) the im2col path was faster: 2.3 against 4.4 ms.
 
 bool use_pixel_major(const ConvGeometry& g) {
   return g.groups == 1 && !g.is_pointwise() && g.in_channels >= 16;

@@ -74,13 +74,12 @@ inline std::unique_ptr<float[]> scratch(int64_t count) {
 }
 
 // Row-major sgemm: C[m, n] = alpha * op(A) op(B) + beta * C.
-inline void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
-           int64_t ldb, float beta, float* c, int64_t ldc) {
+inline void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
+                  const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, int(m), int(n),
               int(k), 1.0f, a, int(std::max<int64_t>(lda, 1)), b, int(std::max<int64_t>(ldb, 1)), beta, c,
               int(std::max<int64_t>(ldc, 1)));
 }
-
 
 // Groups == 1 convolutions computed with the pixels as the GEMMs' long dimension (see
 // Note [Pixel-major convolution] in conv_pixel_major.cpp). Same contracts as the
