@@ -3,6 +3,7 @@
 // and 2 threads; median of 30 steps after 5 warm-up steps. bench_train_pytorch.py measures
 // PyTorch the same way; run_train.sh runs both and prints the ratios.
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "bench_common.h"
@@ -13,7 +14,9 @@
 using namespace nl;
 
 int main(int argc, char** argv) {
+  // Optional: one workload by name, then one thread count (default: 1 and 2).
   const char* only = argc > 1 ? argv[1] : nullptr;
+  const std::vector<int> thread_counts = argc > 2 ? std::vector<int>{std::atoi(argv[2])} : std::vector<int>{1, 2};
   struct Workload {
     const char* name;
     int64_t batch;
@@ -26,7 +29,7 @@ int main(int argc, char** argv) {
   const int warmup = 5, steps = 30;
   for (const Workload& w : workloads) {
     if (only && std::strcmp(only, w.name) != 0) continue;
-    for (int threads : {1, 2}) {
+    for (int threads : thread_counts) {
       set_num_threads(threads);
       manual_seed(0);
       auto model = bench::make_workload_model(w.name);

@@ -32,7 +32,9 @@ Conv2dParams params(std::pair<int64_t, int64_t> stride, std::pair<int64_t, int64
 
 // Shapes covering every code path: im2col with stride/padding/dilation/groups, the
 // pointwise (no im2col) path, depthwise, odd batches, padding wider than the kernel, and
-// one case big enough that OpenBLAS threads its GEMMs instead of the batch being split.
+// one case big enough that OpenBLAS threads its GEMMs instead of the batch being split;
+// ungrouped convolutions with 16 or more input channels take the pixel-major path, and
+// 512-pixel multiples the padded column rows (Note [Column padding]).
 std::vector<ConvCase> forward_cases() {
   return {
       {"3x3 plain", 2, 3, 7, 6, 4, 3, 3, params({1, 1}, {0, 0}, {1, 1}, 1)},
@@ -56,6 +58,11 @@ std::vector<ConvCase> forward_cases() {
       {"batch 5", 5, 3, 6, 5, 4, 3, 3, params({1, 1}, {1, 1}, {1, 1}, 1)},
       {"large GEMM", 2, 16, 20, 20, 32, 3, 3, params({1, 1}, {1, 1}, {1, 1}, 1)},
       {"large GEMM groups 4", 3, 32, 12, 12, 64, 3, 3, params({2, 1}, {1, 1}, {1, 2}, 4)},
+      {"pixel-major stride 2 dilation 2", 3, 16, 11, 9, 8, 3, 3, params({2, 1}, {2, 1}, {2, 2}, 1)},
+      {"pixel-major 2x5 padding wider than kernel", 2, 20, 5, 6, 3, 2, 5, params({1, 1}, {3, 1}, {1, 1}, 1)},
+      {"pixel-major no bias", 5, 24, 8, 8, 16, 3, 3, params({1, 1}, {1, 1}, {1, 1}, 1), false},
+      {"padded column rows", 2, 3, 16, 32, 4, 3, 3, params({1, 1}, {1, 1}, {1, 1}, 1)},
+      {"padded column rows groups 2", 2, 4, 32, 32, 4, 3, 3, params({1, 1}, {1, 1}, {1, 1}, 2)},
   };
 }
 

@@ -95,6 +95,16 @@ class NormTest : public QObject {
                     1e-4);
   }
 
+  void batchNormKeepsPrecisionOnLargeOffsetsInLargePlanes() {
+    // 32x32 planes on an offset of 1000: plane sums are taken in float (Note [Plane sums]).
+    Tensor x = param({4, 3, 32, 32}, 1000, 1001, 35).detach();
+    Tensor y = batch_norm(x, Tensor(), Tensor(), Tensor(), Tensor(), true);
+    auto xv = x.to_vector<double>();
+    Moments m = channel_moments(xv, 4, 3, 1024);
+    NL_EXPECT_CLOSE(y, to_tensor(normalise_channels(xv, 4, 3, 1024, m.mean, m.var, {}, {}, 1e-5), x.shape()), 1e-3,
+                    1e-3);
+  }
+
   void batchNormUpdatesRunningStats() {
     Tensor x = param({5, 2, 3}, -1, 3, 41).detach();
     Tensor running_mean = tensor(std::vector<float>{0.5f, -0.5f}, {2});

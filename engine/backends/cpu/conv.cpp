@@ -1,101 +1,37 @@
 // CPU conv2d kernels (forward, input gradient, weight gradient): im2col turns each image
 // into a column matrix and OpenBLAS's sgemm does the arithmetic, one GEMM per group.
-#include <cblas.h>
-#include <omp.h>
-
+// Ungrouped convolutions with a kernel go to conv_pixel_major.cpp instead; depthwise ones
+// run as direct loops here.
 #include <algorithm>
 #include <cstring>
 #include <memory>
 #include <vector>
 
 #include "engine/backends/cpu/cpu_backend.h"
+#include "engine/backends/cpu/conv_plan.h"
 #include "engine/backends/cpu/im2col.h"
 
 namespace nl {
 namespace {
 
+using cpu::BatchSchedule;
 using cpu::ConvGeometry;
-
-// Note [Conv threading]: with OpenMP-built OpenBLAS (openblas_get_parallel() == 2, what
-// the build prefers) a GEMM inside an OpenMP team runs on its caller's thread, so images
-// always go across threads. With the pthreads build, OpenBLAS has its own thread pool
-// whose workers spin for a while after each GEMM. OpenMP loops run between threaded
-// GEMMs fight those spinning workers for the cores (measured: 3-30x slower on a busy
-// 2-core machine), so a kernel uses one of two plans and never mixes them:
-// - Across images: OpenMP threads take whole images, each with its own workspace, and
-//   every GEMM stays on its calling thread. Chosen when each GEMM is small enough that
-//   OpenBLAS runs it single-threaded anyway (m*n*k at most 65536 *
-//   GEMM_MULTITHREAD_THRESHOLD, 4 by default), or when OpenBLAS is limited to one thread.
-// - Within an image: images one after another on the calling thread, im2col/col2im
-//   included; OpenBLAS threads each (large) GEMM.
-// Tiny convolutions stay on the calling thread altogether: waking the OpenMP team costs
-// more than it saves there.
-constexpr double kBlasSingleThreadMnk = 65536.0 * 4.0;
-constexpr double kParallelMinWork = 1 << 17;
-
-class BatchSchedule {
- public:
-  explicit BatchSchedule(const ConvGeometry& g) : batch_(g.batch) {
-    const int threads = omp_get_max_threads();
-    const double mnk = double(g.out_channels_per_group()) * double(g.patch_size()) * double(g.out_plane());
-    const double total_mnk = mnk * double(g.groups) * double(g.batch);
-    across_images_ = g.batch > 1 && threads > 1 && total_mnk >= kParallelMinWork &&
-                     (openblas_get_parallel() == 2 || openblas_get_num_threads() <= 1 || mnk <= kBlasSingleThreadMnk);
-    slots_ = across_images_ ? int(std::min<int64_t>(threads, g.batch)) : 1;
-  }
-
-  // Number of per-thread workspaces the work needs.
-  int slots() const { return slots_; }
-
-  // Calls work(n, slot) once for every image n; images given the same slot run on the
-  // same thread, in increasing order.
-  template <class Work>
-  void run(Work&& work) const {
-    if (!across_images_) {
-      for (int64_t n = 0; n < batch_; ++n) work(n, 0);
-      return;
-    }
-#pragma omp parallel num_threads(slots_)
-    {
-      // A static split by hand: every thread of the team gets a non-empty, contiguous
-      // range of images (the team may be smaller than requested).
-      const int64_t team = omp_get_num_threads(), t = omp_get_thread_num();
-      const int64_t begin = batch_ * t / team, end = batch_ * (t + 1) / team;
-      for (int64_t n = begin; n < end; ++n) work(n, int(t));
-    }
-  }
-
- private:
-  int64_t batch_;
-  bool across_images_ = false;
-  int slots_ = 1;
-};
-
-// Uninitialised scratch floats, allocated once per kernel call (never inside loops).
-std::unique_ptr<float[]> scratch(int64_t count) {
-  return std::unique_ptr<float[]>(new float[size_t(std::max<int64_t>(count, 1))]);
-}
+using cpu::kParallelMinWork;
+using cpu::scratch;
+using cpu::sgemm;
 
 void im2col_image(const float* image, const ConvGeometry& g, float* col) {
-  const int64_t rows_per_channel = g.kernel_area() * g.out_plane();
+  const int64_t rows_per_channel = g.kernel_area() * g.col_ld();
   for (int64_t c = 0; c < g.in_channels; ++c)
     cpu::im2col_channel(image + c * g.in_plane(), g, col + c * rows_per_channel);
 }
 
 // Overwrites `image` with the col2im sum of `col` (each channel plane is zeroed first).
 void col2im_image(const float* col, const ConvGeometry& g, float* image) {
-  const int64_t rows_per_channel = g.kernel_area() * g.out_plane();
+  const int64_t rows_per_channel = g.kernel_area() * g.col_ld();
   std::memset(image, 0, sizeof(float) * g.in_channels * g.in_plane());
   for (int64_t c = 0; c < g.in_channels; ++c)
     cpu::col2im_channel(col + c * rows_per_channel, g, image + c * g.in_plane());
-}
-
-// Row-major sgemm: C[m, n] = alpha * op(A) op(B) + beta * C.
-void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
-           int64_t ldb, float beta, float* c, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, int(m), int(n),
-              int(k), 1.0f, a, int(std::max<int64_t>(lda, 1)), b, int(std::max<int64_t>(ldb, 1)), beta, c,
-              int(std::max<int64_t>(ldc, 1)));
 }
 
 // Note [Depthwise]: with one input channel per group (groups == C > 1), im2col would copy
@@ -214,9 +150,11 @@ void CpuBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, Te
   const float* B = bias.defined() ? bias.data<float>() : nullptr;
   float* Y = out.data<float>();
   if (is_depthwise(g)) return depthwise_forward(g, X, W, B, Y);
+  if (cpu::use_pixel_major(g)) return cpu::conv2d_pixel_major(g, X, W, B, Y);
 
   const int64_t Og = g.out_channels_per_group(), K = g.patch_size(), L = g.out_plane();
   const bool pointwise = g.is_pointwise();
+  const int64_t ld = pointwise ? L : g.col_ld();  // between rows of the column matrix
   const BatchSchedule schedule(g);
   auto col_buffer = pointwise ? nullptr : scratch(schedule.slots() * g.col_size());
 
@@ -234,7 +172,7 @@ void CpuBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, Te
       for (int64_t o = 0; o < g.out_channels; ++o) std::fill(y + o * L, y + (o + 1) * L, B[o]);
     }
     for (int64_t grp = 0; grp < g.groups; ++grp)
-      sgemm(false, false, Og, L, K, W + grp * Og * K, K, col + grp * K * L, L, B ? 1.f : 0.f, y + grp * Og * L, L);
+      sgemm(false, false, Og, L, K, W + grp * Og * K, K, col + grp * K * ld, ld, B ? 1.f : 0.f, y + grp * Og * L, L);
   });
 }
 
@@ -247,9 +185,11 @@ void CpuBackend::conv2d_backward_input(const Tensor& grad_out, const Tensor& w, 
   const float* W = w.data<float>();
   float* GX = grad_x.data<float>();
   if (is_depthwise(g)) return depthwise_backward_input(g, GO, W, GX);
+  if (cpu::use_pixel_major(g)) return cpu::conv2d_backward_input_pixel_major(g, GO, W, GX);
 
   const int64_t Og = g.out_channels_per_group(), K = g.patch_size(), L = g.out_plane();
   const bool pointwise = g.is_pointwise();
+  const int64_t ld = pointwise ? L : g.col_ld();  // between rows of the column matrix
   const BatchSchedule schedule(g);
   auto col_buffer = pointwise ? nullptr : scratch(schedule.slots() * g.col_size());
 
@@ -259,7 +199,7 @@ void CpuBackend::conv2d_backward_input(const Tensor& grad_out, const Tensor& w, 
     // Pointwise: the column matrix is the input image, so the GEMM writes grad_x directly.
     float* col = pointwise ? gx : col_buffer.get() + slot * g.col_size();
     for (int64_t grp = 0; grp < g.groups; ++grp)
-      sgemm(true, false, K, L, Og, W + grp * Og * K, K, go + grp * Og * L, L, 0.f, col + grp * K * L, L);
+      sgemm(true, false, K, L, Og, W + grp * Og * K, K, go + grp * Og * L, L, 0.f, col + grp * K * ld, ld);
     if (!pointwise) col2im_image(col, g, gx);
   });
 }
@@ -278,9 +218,11 @@ void CpuBackend::conv2d_backward_weight(const Tensor& grad_out, const Tensor& x,
   const float* GO = grad_out.data<float>();
   const float* X = x.data<float>();
   if (is_depthwise(g)) return depthwise_backward_weight(g, GO, X, GW);
+  if (cpu::use_pixel_major(g)) return cpu::conv2d_backward_weight_pixel_major(g, GO, X, GW);
 
   const int64_t Og = g.out_channels_per_group(), K = g.patch_size(), L = g.out_plane();
   const bool pointwise = g.is_pointwise();
+  const int64_t ld = pointwise ? L : g.col_ld();  // between rows of the column matrix
   const BatchSchedule schedule(g);
   auto col_buffer = pointwise ? nullptr : scratch(schedule.slots() * g.col_size());
   // Slot 0 accumulates straight into grad_w; other threads into private partial sums
@@ -300,7 +242,7 @@ void CpuBackend::conv2d_backward_weight(const Tensor& grad_out, const Tensor& x,
     float* acc = slot == 0 ? GW : partials.get() + (slot - 1) * weight_numel;
     const float beta = slot_started[slot] ? 1.f : 0.f;  // the first image overwrites
     for (int64_t grp = 0; grp < g.groups; ++grp)
-      sgemm(false, true, Og, K, L, go + grp * Og * L, L, col + grp * K * L, L, beta, acc + grp * Og * K, K);
+      sgemm(false, true, Og, K, L, go + grp * Og * L, L, col + grp * K * ld, ld, beta, acc + grp * Og * K, K);
     slot_started[slot] = 1;
   });
 

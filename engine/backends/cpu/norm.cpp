@@ -1,6 +1,6 @@
 // CPU kernels for batch normalisation and layer normalisation, forward and fused backward.
-// Statistics are accumulated in double with two passes (mean, then squared deviations), so
-// a large common offset in the data does not cancel the variance away.
+// Statistics take two passes (mean, then squared deviations), so a large common offset in
+// the data does not cancel the variance away, and totals are kept in double.
 #include <omp.h>
 
 #include <cmath>
@@ -25,26 +25,41 @@ struct ChannelLayout {
   float* plane(float* base, int64_t i, int64_t ch) const { return base + (i * c + ch) * s; }
 };
 
-// Mean and biased variance of one channel, two-pass in double.
+// Note [Plane sums]: the per-channel sums below add each [H, W] plane in float (a loop the
+// compiler vectorises four or eight wide) and the plane totals in double. Summing every
+// element in double instead ran at half the width and made the batch-norm kernels
+// compute-bound (3x slower on the ResNet benchmark's 32x32 planes); a float sum over one
+// plane loses nothing that matters next to the float data it sums.
+
+float plane_sum(const float* p, int64_t s) {
+  float sum = 0;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t k = 0; k < s; ++k) sum += p[k];
+  return sum;
+}
+
+// Mean and biased variance of one channel, two-pass (mean, then squared deviations).
 void channel_moments(const float* x, const ChannelLayout& L, int64_t ch, double& mean, double& var) {
   double sum = 0;
-  for (int64_t i = 0; i < L.n; ++i) {
-    const float* p = L.plane(x, i, ch);
-#pragma omp simd reduction(+ : sum)
-    for (int64_t k = 0; k < L.s; ++k) sum += p[k];
-  }
+  for (int64_t i = 0; i < L.n; ++i) sum += plane_sum(L.plane(x, i, ch), L.s);
   const double count = static_cast<double>(L.per_channel());
   mean = sum / count;
+  const float meanf = static_cast<float>(mean);
   double sq = 0;
   for (int64_t i = 0; i < L.n; ++i) {
     const float* p = L.plane(x, i, ch);
-#pragma omp simd reduction(+ : sq)
+    float plane_sq = 0;
+#pragma omp simd reduction(+ : plane_sq)
     for (int64_t k = 0; k < L.s; ++k) {
-      double d = p[k] - mean;
-      sq += d * d;
+      const float d = p[k] - meanf;
+      plane_sq += d * d;
     }
+    sq += plane_sq;
   }
-  var = sq / count;
+  // Deviations from the rounded mean: add back n·(mean - meanf)², which they miss.
+  const double shift = mean - static_cast<double>(meanf);
+  var = sq / count - shift * shift;
+  var = var > 0 ? var : 0;
 }
 
 }  // namespace
@@ -115,15 +130,20 @@ void CpuBackend::batch_norm_backward(const Tensor& grad_out, const Tensor& x, co
     const double mean = sm[ch];
     const double invstd = si[ch];
     // sum(g) and sum(g·(x - μ)); the latter times σ⁻¹ is sum(g·x̂).
+    // Plane sums in float, totals in double: Note [Plane sums].
     double sum_g = 0, sum_gxc = 0;
+    const float meanf = static_cast<float>(mean);
     for (int64_t i = 0; i < L.n; ++i) {
       const float* gp = L.plane(g, i, ch);
       const float* xp = L.plane(xd, i, ch);
-#pragma omp simd reduction(+ : sum_g, sum_gxc)
+      float plane_g = 0, plane_gxc = 0;
+#pragma omp simd reduction(+ : plane_g, plane_gxc)
       for (int64_t k = 0; k < L.s; ++k) {
-        sum_g += gp[k];
-        sum_gxc += gp[k] * (xp[k] - mean);
+        plane_g += gp[k];
+        plane_gxc += gp[k] * (xp[k] - meanf);
       }
+      sum_g += plane_g;
+      sum_gxc += plane_gxc;
     }
     const double sum_gxhat = sum_gxc * invstd;
     if (gw) gw[ch] = static_cast<float>(sum_gxhat);
@@ -139,7 +159,6 @@ void CpuBackend::batch_norm_backward(const Tensor& grad_out, const Tensor& x, co
         const float a = static_cast<float>(wi);
         const float bx = static_cast<float>(-wi * invstd * sum_gxhat / count);
         const float c = static_cast<float>(-wi * sum_g / count);
-        const float meanf = static_cast<float>(mean);
         for (int64_t k = 0; k < L.s; ++k) out[k] = a * gp[k] + bx * (xp[k] - meanf) + c;
       } else {
         const float a = static_cast<float>(wi);
