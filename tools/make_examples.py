@@ -12,12 +12,16 @@ OUT = "resources/examples"
 
 
 class Graph:
-    def __init__(self):
-        self.nodes, self.edges, self.x = [], [], 0.0
+    """Places nodes left to right in rows of `per_row`, so a whole model fits a window."""
+
+    def __init__(self, per_row=6):
+        self.nodes, self.edges, self.x, self.row_y, self.per_row = [], [], 0.0, 0.0, per_row
 
     def add(self, type_, name, y=0.0, **attrs):
+        if self.x >= 200.0 * self.per_row:
+            self.x, self.row_y = 0.0, self.row_y + 200.0
         node = {"id": len(self.nodes) + 1, "type": type_, "name": name, "attrs": attrs,
-                "ui": {"x": self.x, "y": y, "color": "", "collapsed": False, "group": ""}}
+                "ui": {"x": self.x, "y": self.row_y + y, "color": "", "collapsed": False, "group": ""}}
         self.nodes.append(node)
         self.x += 200.0
         return node["id"]
