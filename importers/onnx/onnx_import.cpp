@@ -20,6 +20,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <set>
@@ -52,13 +54,14 @@ struct OnnxValueRef {
 
 class Importer {
  public:
-  Importer(const onnx::ModelProto& m, std::string file, std::string folder)
-      : m_(m), g_(m.graph()), file_(std::move(file)), folder_(std::move(folder)) {}
+  Importer(const onnx::ModelProto& m, std::string file, std::string folder, const OnnxImportOptions& o)
+      : m_(m), g_(m.graph()), file_(std::move(file)), folder_(std::move(folder)), frozen_(o.frozen_inputs) {}
 
   project::Project run() {
     check_opsets();
     read_ranks();
     for (const auto& t : g_.initializer()) constants_[t.name()] = read_tensor(t);
+    for (const auto& [name, t] : frozen_) constants_[name] = t;
     for (const auto& in : g_.input())
       if (!constants_.count(in.name())) add_input(in);
     for (int i = 0; i < g_.node_size(); ++i) index_consumers(i);
@@ -120,7 +123,15 @@ class Importer {
 
   // ---- tensors ----
   Tensor read_tensor(const onnx::TensorProto& t) const {
-    std::string what = file_ + ": initializer '" + t.name() + "'";
+    return tensor_from_proto(t, file_ + ": initializer '" + t.name() + "'", [&](size_t bytes, const std::string& what) {
+      return read_external(t, bytes, what);
+    });
+  }
+
+ public:
+  // `external` reads a tensor stored outside the message (Note [External data]).
+  static Tensor tensor_from_proto(const onnx::TensorProto& t, const std::string& what,
+                                  const std::function<std::string(size_t, const std::string&)>& external) {
     Shape shape;
     int64_t numel = 1;
     for (int64_t d : t.dims()) {
@@ -141,7 +152,7 @@ class Importer {
     size_t bytes = static_cast<size_t>(numel) * elem;
     std::string raw;
     if (t.data_location() == onnx::TensorProto::EXTERNAL) {
-      raw = read_external(t, bytes, what);
+      raw = external(bytes, what);
     } else if (t.has_raw_data()) {
       NL_CHECK(t.raw_data().size() == bytes, what, ": raw_data holds ", t.raw_data().size(), " bytes, expected ",
                bytes);
@@ -178,6 +189,7 @@ class Importer {
     return out;
   }
 
+ private:
   // Note [External data].
   std::string read_external(const onnx::TensorProto& t, size_t bytes, const std::string& what) const {
     std::string location;
@@ -266,9 +278,35 @@ class Importer {
   }
 
   // ---- the graph being built ----
-  std::string layer_name(const onnx::NodeProto& n) const {
-    std::string base = !n.name().empty() ? n.name() : n.output_size() ? n.output(0) : n.op_type();
-    return graph_.unique_name(base);
+  // The layer a Netloom export wrote this node for (its doc_string), or empty.
+  static std::string netloom_layer(const onnx::NodeProto& n) {
+    static const std::string tag = "Netloom layer '";
+    const std::string& d = n.doc_string();
+    if (d.rfind(tag, 0) != 0) return {};
+    auto end = d.rfind("' (");
+    return end == std::string::npos || end < tag.size() ? std::string() : d.substr(tag.size(), end - tag.size());
+  }
+  // Whether a multi-node pattern may fold `b` into `a`'s layer: not when a Netloom export
+  // says they are two layers a user drew (Sigmoid then Mul is not always SiLU).
+  static bool same_layer(const onnx::NodeProto& a, const onnx::NodeProto& b) {
+    std::string la = netloom_layer(a), lb = netloom_layer(b);
+    return la.empty() || lb.empty() || la == lb;
+  }
+
+  std::string layer_name(const onnx::NodeProto& n) {
+    std::string tagged = netloom_layer(n);
+    std::string base = !tagged.empty()      ? tagged
+                       : !n.name().empty()  ? n.name()
+                       : n.output_size()    ? n.output(0)
+                                            : n.op_type();
+    return free_name(base);
+  }
+  // `base` itself while unused (names come back as exported), else base_2, base_3 …
+  std::string free_name(const std::string& base) {
+    std::string name = base;
+    for (int i = 2; used_names_.count(name); ++i) name = base + "_" + std::to_string(i);
+    used_names_.insert(name);
+    return name;
   }
 
   NodeId add_layer(const onnx::NodeProto& n, const std::string& type, const AttrMap& attrs) {
@@ -289,9 +327,10 @@ class Importer {
     weights_[run::module_name_for(graph_.node(id).name) + "." + param] = t.contiguous().clone();
   }
   // A one-input layer fed by the node's first input, producing its first output.
+  // `last`: the final node of a folded pattern, whose name the layer takes.
   NodeId unary(const onnx::NodeProto& n, const std::string& type, const AttrMap& attrs = {},
-               const std::string& out = {}) {
-    NodeId id = add_layer(n, type, attrs);
+               const std::string& out = {}, const onnx::NodeProto* last = nullptr) {
+    NodeId id = add_layer(last ? *last : n, type, attrs);
     connect(n, n.input(0), id, 0);
     values_[out.empty() ? n.output(0) : out] = {id, 0};
     return id;
@@ -308,7 +347,7 @@ class Importer {
       fail(file_, ": graph input '", in.name(), "' has element type ", tt.elem_type(), " (float32 or int64 only)");
     std::vector<int64_t> shape;
     for (const auto& d : tt.shape().dim()) shape.push_back(d.has_dim_value() ? d.dim_value() : -1);
-    auto r = graph_.add_node("Input", graph_.unique_name(in.name()), {{"shape", shape}, {"dtype", dtype}});
+    auto r = graph_.add_node("Input", free_name(in.name()), {{"shape", shape}, {"dtype", dtype}});
     NL_CHECK(r, file_, ": graph input '", in.name(), "': ", r.error);
     values_[in.name()] = {r.value, 0};
   }
@@ -317,7 +356,7 @@ class Importer {
     std::string source = out.name();
     std::string name = out.name();
     if (auto it = output_identity_.find(out.name()); it != output_identity_.end()) source = it->second;
-    auto r = graph_.add_node("Output", graph_.unique_name(name));
+    auto r = graph_.add_node("Output", free_name(name));
     NL_CHECK(r, file_, ": graph output '", out.name(), "': ", r.error);
     auto v = values_.find(source);
     NL_CHECK(v != values_.end(), file_, ": graph output '", out.name(), "' is not produced by any node");
@@ -407,8 +446,8 @@ class Importer {
 
   // x·W + b as a Linear layer; `w_out_in` is W in PyTorch's out×in layout.
   void linear(const onnx::NodeProto& n, const std::string& x, const Tensor& w_out_in, const Tensor* bias,
-              const std::string& out) {
-    NodeId id = add_layer(n, "Linear", {{"out_features", w_out_in.size(0)}, {"bias", bias != nullptr}});
+              const std::string& out, const onnx::NodeProto* last = nullptr) {
+    NodeId id = add_layer(last ? *last : n, "Linear", {{"out_features", w_out_in.size(0)}, {"bias", bias != nullptr}});
     connect(n, x, id, 0);
     set_weight(id, "weight", w_out_in);
     if (bias) set_weight(id, "bias", bias->reshape({w_out_in.size(0)}));
@@ -441,9 +480,9 @@ class Importer {
     int add_index = -1;
     const onnx::NodeProto* add = only_consumer(n.output(0), "Add", &add_index);
     const Tensor* bias = add ? constant(other_input(*add, n.output(0))) : nullptr;
-    if (bias && bias->numel() == w.size(0) && bias->dim() == 1) {
+    if (bias && bias->numel() == w.size(0) && bias->dim() == 1 && same_layer(n, *add)) {
       consumed_.insert(add_index);
-      linear(n, n.input(0), w, bias, add->output(0));
+      linear(n, n.input(0), w, bias, add->output(0), add);
     } else {
       linear(n, n.input(0), w, nullptr, n.output(0));
     }
@@ -489,10 +528,10 @@ class Importer {
     std::vector<int64_t> dil = attr_ints(n, "dilations", std::vector<int64_t>(spatial, 1));
     Padding p = read_pads(n, spatial, k, dil, stride);
     bool bias = n.input_size() > 2 && !n.input(2).empty();
-    AttrMap a = {{"out_channels", w.size(0)},        {"kernel_size", window(k)},
-                 {"stride", window(stride)},         {"padding", window(p.pads)},
-                 {"dilation", window(dil)},          {"groups", attr_i(n, "group", 1)},
-                 {"bias", bias},                     {"padding_type", std::string(p.same ? "same" : "explicit")}};
+    AttrMap a = {{"out_channels", w.size(0)}, {"kernel_size", window(k)},         {"stride", window(stride)},
+                 {"dilation", window(dil)},   {"groups", attr_i(n, "group", 1)}, {"bias", bias},
+                 {"padding_type", std::string(p.same ? "same" : "explicit")}};
+    if (!p.same) a["padding"] = window(p.pads);  // "same" ignores it: left at its default
     NodeId id = unary(n, spatial == 1 ? "Conv1d" : "Conv2d", a);
     set_weight(id, "weight", w);
     if (bias) set_weight(id, "bias", require_constant(n, 2, "bias B"));
@@ -549,9 +588,9 @@ class Importer {
   void map_sigmoid(const onnx::NodeProto& n) {
     int mul_index = -1;
     const onnx::NodeProto* mul = only_consumer(n.output(0), "Mul", &mul_index);
-    if (mul && other_input(*mul, n.output(0)) == n.input(0)) {
+    if (mul && other_input(*mul, n.output(0)) == n.input(0) && same_layer(n, *mul)) {
       consumed_.insert(mul_index);
-      unary(n, "SiLU", {}, mul->output(0));
+      unary(n, "SiLU", {}, mul->output(0), mul);
       return;
     }
     unary(n, "Sigmoid");
@@ -590,9 +629,9 @@ class Importer {
         near(const_scalar(other_input(*add, erf->output(0))), 1.0) &&
         (mul = only_consumer(add->output(0), "Mul", &i_mul)) && other_input(*mul, add->output(0)) == n.input(0) &&
         (half = only_consumer(mul->output(0), "Mul", &i_half)) &&
-        near(const_scalar(other_input(*half, mul->output(0))), 0.5)) {
+        near(const_scalar(other_input(*half, mul->output(0))), 0.5) && same_layer(n, *half)) {
       consumed_.insert({i_erf, i_add, i_mul, i_half});
-      unary(n, "GELU", {{"approximate", std::string("none")}}, half->output(0));
+      unary(n, "GELU", {{"approximate", std::string("none")}}, half->output(0), half);
       return;
     }
     error(n, "op Div has no Netloom layer yet (only as part of the Erf GELU pattern)");
@@ -622,9 +661,9 @@ class Importer {
     if (rank_of(n, n.input(0)) != 4) error(n, "only 2-d global pooling (N×C×H×W) maps to a layer");
     int flat_index = -1;
     const onnx::NodeProto* flat = only_consumer(n.output(0), "Flatten", &flat_index);
-    if (flat && attr_i(*flat, "axis", 1) == 1) {
+    if (flat && attr_i(*flat, "axis", 1) == 1 && same_layer(n, *flat)) {
       consumed_.insert(flat_index);
-      unary(n, "GlobalAvgPool2d", {}, flat->output(0));
+      unary(n, "GlobalAvgPool2d", {}, flat->output(0), flat);
       return;
     }
     unary(n, "AdaptiveAvgPool2d", {{"output_size", std::vector<int64_t>{1, 1}}});
@@ -710,7 +749,9 @@ class Importer {
     else if (opset_ < 13)
       sizes = attr_ints(n, "split", {});
     AttrMap a = {{"dim", attr_i(n, "axis", 0)}, {"num_outputs", int64_t{n.output_size()}}};
-    if (!sizes.empty()) a["sizes"] = sizes;
+    // Equal sizes are what an empty list means, and keep a round trip's attributes as drawn.
+    bool equal = std::all_of(sizes.begin(), sizes.end(), [&](int64_t v) { return v == sizes.front(); });
+    if (!sizes.empty() && !equal) a["sizes"] = sizes;
     NodeId id = add_layer(n, "Split", a);
     connect(n, n.input(0), id, 0);
     for (int p = 0; p < n.output_size(); ++p) values_[n.output(p)] = {id, p};
@@ -744,6 +785,8 @@ class Importer {
   std::map<std::string, std::string> output_identity_;  // graph output → the value it renames
   std::map<std::string, int64_t> ranks_;
   std::set<int> consumed_;
+  std::set<std::string> used_names_;
+  std::map<std::string, Tensor> frozen_;
 };
 
 }  // namespace
@@ -763,7 +806,21 @@ project::Project import_onnx_bytes(const std::string& bytes, const std::string& 
            options.max_nesting, " levels)");
   NL_CHECK(model.ir_version() > 0 && model.has_graph(), file,
            ": not an ONNX model (no ir_version or graph; wrong file type?)");
-  return Importer(model, file, folder).run();
+  return Importer(model, file, folder, options).run();
+}
+
+Tensor read_onnx_tensor_file(const std::string& path) {
+  std::error_code ec;
+  NL_CHECK(fs::is_regular_file(path, ec), path, ": no such file");
+  std::ifstream f(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  onnx::TensorProto t;
+  google::protobuf::io::ArrayInputStream raw(bytes.data(), static_cast<int>(bytes.size()));
+  google::protobuf::io::CodedInputStream coded(&raw);
+  NL_CHECK(t.ParseFromCodedStream(&coded) && coded.ConsumedEntireMessage(), path, ": not a valid TensorProto");
+  return Importer::tensor_from_proto(t, path, [&](size_t, const std::string& what) -> std::string {
+    fail(what, ": external data is not supported in a tensor file");
+  });
 }
 
 project::Project import_onnx(const std::string& path, const OnnxImportOptions& options) {

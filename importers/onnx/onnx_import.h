@@ -11,6 +11,7 @@
 // it read outside the model's folder (Note [External data]).
 #pragma once
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "engine/project/project.h"
@@ -20,6 +21,9 @@ namespace nl::importers {
 struct OnnxImportOptions {
   int64_t max_file_bytes = (int64_t{2} << 30) - 1;  // protobuf's own ceiling for one message
   int max_nesting = 64;                             // protobuf recursion limit (subgraphs, …)
+  // Graph inputs to freeze as constants, by name: a weight an exporter left as an input
+  // (the ONNX backend tests feed Gemm's B and Conv's W that way) becomes the layer's weight.
+  std::map<std::string, Tensor> frozen_inputs;
 };
 
 // Reads `path`; external data files resolve from its folder.
@@ -29,5 +33,9 @@ project::Project import_onnx(const std::string& path, const OnnxImportOptions& o
 // external data lives (empty: external data is refused).
 project::Project import_onnx_bytes(const std::string& bytes, const std::string& file, const std::string& folder,
                                    const OnnxImportOptions& options = {});
+
+// A serialized TensorProto file (the backend tests' input_0.pb / output_0.pb), with the same
+// size checks as initializers; errors name the file.
+Tensor read_onnx_tensor_file(const std::string& path);
 
 }  // namespace nl::importers

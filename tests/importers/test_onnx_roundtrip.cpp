@@ -1,0 +1,225 @@
+// ONNX export → import: every example project and a model using every exported layer type
+// pass the ONNX checker, come back with the same layers, attributes and bitwise weights,
+// and compute the same outputs; unmapped layers give errors naming the node.
+#include <QtTest/QtTest>
+
+#include <filesystem>
+
+#include "engine/project/project.h"
+#include "importers/onnx/onnx_export.h"
+#include "importers/onnx/onnx_import.h"
+#include "onnx_testing.h"
+
+using namespace nl;
+using namespace nl::graph;
+using namespace onnx_testing;
+
+namespace {
+
+using V = std::vector<int64_t>;
+
+NodeId add(ModelGraph& g, const std::string& type, const std::string& name, const AttrMap& attrs,
+           std::vector<PortRef> inputs) {
+  auto r = g.add_node(type, name, attrs);
+  if (!r) qFatal("add %s: %s", name.c_str(), r.error.c_str());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    auto c = g.connect({inputs[i], {r.value, static_cast<int>(i)}});
+    if (!c) qFatal("connect %s: %s", name.c_str(), c.error.c_str());
+  }
+  return r.value;
+}
+PortRef p(NodeId id, int port = 0) { return {id, port}; }
+
+// Every layer type the exporter maps, with settings that survive a round trip unchanged.
+ModelGraph every_layer_graph() {
+  ModelGraph g;
+  NodeId x = add(g, "Input", "x", {{"shape", V{-1, 3, 8, 8}}}, {});
+  NodeId conv = add(g, "Conv2d", "conv", {{"out_channels", int64_t{4}}}, {p(x)});
+  NodeId same = add(g, "Conv2d", "conv_same",
+                    {{"out_channels", int64_t{4}}, {"kernel_size", V{2, 2}}, {"padding_type", std::string("same")},
+                     {"dilation", V{1, 2}}},
+                    {p(x)});
+  NodeId grouped = add(g, "Conv2d", "conv_grouped",
+                       {{"out_channels", int64_t{4}}, {"groups", int64_t{2}}, {"dilation", V{2, 2}},
+                        {"padding", V{2, 2}}, {"bias", false}},
+                       {p(conv)});
+  NodeId bn = add(g, "BatchNorm2d", "bn", {{"eps", 1e-3}, {"momentum", 0.2}}, {p(grouped)});
+  NodeId relu6 = add(g, "ReLU6", "relu6", {}, {p(bn)});
+  NodeId up = add(g, "ConvTranspose2d", "up", {{"out_channels", int64_t{2}}}, {p(relu6)});
+  NodeId mp = add(g, "MaxPool2d", "maxpool", {}, {p(up)});
+  NodeId ap = add(g, "AvgPool2d", "avgpool", {{"count_include_pad", false}}, {p(up)});
+  NodeId cat = add(g, "Concat", "cat", {}, {p(mp), p(ap)});
+  NodeId sum = add(g, "Add", "sum3", {}, {p(cat), p(same), p(relu6)});
+  NodeId mul = add(g, "Mul", "gate", {}, {p(sum), p(conv)});
+  NodeId relu = add(g, "ReLU", "relu", {}, {p(mul)});
+  NodeId gap = add(g, "GlobalAvgPool2d", "gap", {}, {p(relu)});
+  NodeId aap = add(g, "AdaptiveAvgPool2d", "aap", {}, {p(relu)});
+  NodeId flat = add(g, "Flatten", "flat", {}, {p(aap)});
+  NodeId cat2 = add(g, "Concat", "features", {}, {p(gap), p(flat)});
+  NodeId bn1 = add(g, "BatchNorm1d", "bn1", {}, {p(cat2)});
+  NodeId fc = add(g, "Linear", "fc", {{"out_features", int64_t{12}}}, {p(bn1)});
+  NodeId leaky = add(g, "LeakyReLU", "leaky", {{"negative_slope", 0.2}}, {p(fc)});
+  NodeId gelu = add(g, "GELU", "gelu", {}, {p(leaky)});
+  NodeId silu = add(g, "SiLU", "silu", {}, {p(gelu)});
+  NodeId sig = add(g, "Sigmoid", "sigmoid", {}, {p(silu)});
+  NodeId tanh = add(g, "Tanh", "tanh", {}, {p(sig)});
+  NodeId resh = add(g, "Reshape", "reshape", {{"shape", V{0, 3, 4}}}, {p(tanh)});
+  NodeId perm = add(g, "Permute", "permute", {{"dims", V{0, 2, 1}}}, {p(resh)});
+  NodeId fc3 = add(g, "Linear", "fc_seq", {{"out_features", int64_t{6}}}, {p(perm)});
+  NodeId fc3nb = add(g, "Linear", "fc_seq_nobias", {{"out_features", int64_t{6}}, {"bias", false}}, {p(fc3)});
+  NodeId ln = add(g, "LayerNorm", "ln", {{"eps", 1e-4}}, {p(fc3nb)});
+  NodeId lnt = add(g, "Permute", "ln_t", {{"dims", V{0, 2, 1}}}, {p(ln)});
+  NodeId mm = add(g, "MatMul", "scores", {}, {p(ln), p(lnt)});
+  NodeId sl = add(g, "Slice", "slice", {{"dim", int64_t{2}}, {"start", int64_t{1}}, {"end", int64_t{3}}}, {p(mm)});
+  NodeId split = add(g, "Split", "split", {{"dim", int64_t{1}}}, {p(sl)});
+  NodeId prod = add(g, "Mul", "halves", {}, {p(split, 0), p(split, 1)});
+  NodeId sm = add(g, "Softmax", "softmax", {}, {p(prod)});
+  NodeId drop = add(g, "Dropout", "dropout", {{"p", 0.25}}, {p(sm)});
+  NodeId id = add(g, "Identity", "tap", {}, {p(drop)});
+  add(g, "Output", "y", {}, {p(id)});
+  NodeId c1 = add(g, "Conv1d", "conv1d", {{"out_channels", int64_t{2}}, {"kernel_size", int64_t{3}}}, {p(perm)});
+  add(g, "Output", "z", {}, {p(c1)});
+  NodeId tok = add(g, "Input", "tokens", {{"shape", V{-1, 5}}, {"dtype", std::string("int64")}}, {});
+  NodeId emb = add(g, "Embedding", "emb", {{"num_embeddings", int64_t{10}}, {"embedding_dim", int64_t{6}}}, {p(tok)});
+  add(g, "Output", "embedded", {}, {p(emb)});
+  return g;
+}
+
+// Trained-looking weights: random values everywhere (BatchNorm statistics included), so a
+// weight that lands in the wrong slot changes the outputs.
+std::map<std::string, Tensor> random_weights(const ModelGraph& g, uint64_t seed) {
+  Generator gen(seed);
+  std::map<std::string, Tensor> w;
+  for (const auto& [k, t] : build(g, {})->state_dict()) {
+    if (t.dtype() != DType::Float32) {
+      w[k] = t;
+      continue;
+    }
+    Tensor r = uniform(t.shape(), 0.5, 1.5, {}, &gen);  // positive: valid running variances
+    if (k.find("running_var") == std::string::npos) r = sub(r, scalar_tensor(1.0));
+    w[k] = r;
+  }
+  return w;
+}
+
+// Export, check, import; then compare structure, weights and outputs.
+void check_round_trip(const ModelGraph& g, const std::map<std::string, Tensor>& weights, const QString& what) {
+  std::string bytes = importers::export_onnx(g, weights);
+  QVERIFY2(bytes.size() > 100, qPrintable(what));
+  project::Project back = importers::import_onnx_bytes(bytes, what.toStdString(), "");
+  QString diff = structure_diff(g, back.graph);
+  QVERIFY2(diff.isEmpty(), qPrintable(what + ": " + diff));
+  QVERIFY2(back.graph.consistency_error().empty(), back.graph.consistency_error().c_str());
+  for (const auto& [k, t] : back.weights) {
+    QVERIFY2(weights.count(k), qPrintable(what + ": unexpected weight " + QString::fromStdString(k)));
+    if (k.find("num_batches_tracked") != std::string::npos) continue;  // ONNX has no slot for it
+    QVERIFY2(same_bytes(t, weights.at(k)), qPrintable(what + ": weight differs: " + QString::fromStdString(k)));
+  }
+  // The imported project holds exactly the tensors its layers need.
+  project::check_weights(back.graph, back.weights, "imported");
+
+  auto original = build(g, weights), imported = build(back.graph, back.weights);
+  auto inputs = random_inputs(g, 3, 10, 7);
+  auto a = original->run(inputs), b = imported->run(inputs);
+  QCOMPARE(a.size(), b.size());
+  for (const auto& [name, t] : a) {
+    QVERIFY2(b.count(name), qPrintable(what + ": output missing: " + QString::fromStdString(name)));
+    QVERIFY2(max_rel_diff(b.at(name), t) <= 1e-6,
+             qPrintable(what + ": output " + QString::fromStdString(name) + " differs by " +
+                        QString::number(max_rel_diff(b.at(name), t))));
+  }
+}
+
+}  // namespace
+
+class TestOnnxRoundTrip : public QObject {
+  Q_OBJECT
+ private slots:
+  void every_layer_round_trips() {
+    ModelGraph g = every_layer_graph();
+    QVERIFY(!analyze(g).has_errors());
+    check_round_trip(g, random_weights(g, 11), "every-layer model");
+  }
+
+  void every_example_project_exports_and_round_trips() {
+    int exported = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(NETLOOM_EXAMPLES_DIR)) {
+      if (entry.path().extension() != ".netloom") continue;
+      project::Project p = project::load_project(entry.path().string());
+      QString name = QString::fromStdString(entry.path().filename().string());
+      bool recurrent = !p.graph.nodes_of_type("LSTM").empty() || !p.graph.nodes_of_type("GRU").empty();
+      if (recurrent) {
+        // Recurrent layers have no ONNX mapping yet: the error must name the node and type.
+        try {
+          importers::export_onnx(p.graph, random_weights(p.graph, 3));
+          QFAIL(qPrintable(name + ": a recurrent model exported although LSTM/GRU are not mapped"));
+        } catch (const Error& e) {
+          QVERIFY2(QString(e.what()).contains("LSTM") || QString(e.what()).contains("GRU"), e.what());
+          QVERIFY2(QString(e.what()).contains("no ONNX mapping"), e.what());
+        }
+        continue;
+      }
+      check_round_trip(p.graph, random_weights(p.graph, 5), name);
+      ++exported;
+    }
+    QVERIFY(exported >= 3);
+  }
+
+  void every_opset_passes_the_checker() {
+    ModelGraph g = every_layer_graph();
+    auto w = random_weights(g, 2);
+    for (int opset = importers::kOnnxMinExportOpset; opset <= importers::kOnnxMaxExportOpset; ++opset) {
+      importers::OnnxExportOptions o;
+      o.opset = opset;
+      try {
+        QVERIFY(!importers::export_onnx(g, w, o).empty());
+      } catch (const Error& e) {
+        QFAIL(qPrintable(QString("opset %1: %2").arg(opset).arg(e.what())));
+      }
+    }
+    importers::OnnxExportOptions bad;
+    bad.opset = 12;
+    QVERIFY_THROWS_EXCEPTION(Error, importers::export_onnx(g, w, bad));
+  }
+
+  void unmapped_layer_and_missing_weight_are_named() {
+    ModelGraph g;
+    NodeId x = add(g, "Input", "x", {{"shape", V{-1, 4, 3, 3}}}, {});
+    NodeId gn = add(g, "GroupNorm", "norm7", {{"num_groups", int64_t{2}}}, {p(x)});
+    add(g, "Output", "y", {}, {p(gn)});
+    try {
+      importers::export_onnx(g, random_weights(g, 1));
+      QFAIL("GroupNorm exported although it has no mapping");
+    } catch (const Error& e) {
+      QVERIFY2(QString(e.what()).contains("'norm7'") && QString(e.what()).contains("GroupNorm"), e.what());
+    }
+    ModelGraph h;
+    NodeId in = add(h, "Input", "x", {{"shape", V{-1, 4}}}, {});
+    NodeId fc = add(h, "Linear", "head", {{"out_features", int64_t{2}}}, {p(in)});
+    add(h, "Output", "y", {}, {p(fc)});
+    try {
+      importers::export_onnx(h, {});
+      QFAIL("exported without weights");
+    } catch (const Error& e) {
+      QVERIFY2(QString(e.what()).contains("head.weight"), e.what());
+    }
+  }
+
+  void non_unit_adaptive_pool_and_general_flatten_compute_the_same() {
+    // These export as AveragePool and Reshape, so they come back as those layers: the
+    // numbers must still agree.
+    ModelGraph g;
+    NodeId x = add(g, "Input", "x", {{"shape", V{-1, 2, 6, 6}}}, {});
+    NodeId aap = add(g, "AdaptiveAvgPool2d", "aap", {{"output_size", V{3, 2}}}, {p(x)});
+    NodeId fl = add(g, "Flatten", "flat", {{"start_dim", int64_t{2}}}, {p(aap)});
+    add(g, "Output", "y", {}, {p(fl)});
+    project::Project back = importers::import_onnx_bytes(importers::export_onnx(g, {}), "pool", "");
+    QCOMPARE(back.graph.node(back.graph.find_by_name("aap")->id).type, std::string("AvgPool2d"));
+    auto inputs = random_inputs(g, 2, 1, 3);
+    Tensor a = build(g, {})->run(inputs).at("y"), b = build(back.graph, {})->run(inputs).at("y");
+    QVERIFY(max_rel_diff(b, a) <= 1e-6);
+  }
+};
+
+QTEST_APPLESS_MAIN(TestOnnxRoundTrip)
+#include "test_onnx_roundtrip.moc"
