@@ -27,6 +27,7 @@
 #include <set>
 
 #include "engine/core/error.h"
+#include "engine/ops/elementwise.h"
 #include "engine/run/graph_executor.h"
 
 namespace nl::importers {
@@ -62,6 +63,8 @@ class Importer {
     read_ranks();
     for (const auto& t : g_.initializer()) constants_[t.name()] = read_tensor(t);
     for (const auto& [name, t] : frozen_) constants_[name] = t;
+    // Graph outputs keep their names (they are what a run returns); layers yield to them.
+    for (const auto& out : g_.output()) used_names_.insert(out.name());
     for (const auto& in : g_.input())
       if (!constants_.count(in.name())) add_input(in);
     for (int i = 0; i < g_.node_size(); ++i) index_consumers(i);
@@ -354,9 +357,9 @@ class Importer {
 
   void add_output(const onnx::ValueInfoProto& out) {
     std::string source = out.name();
-    std::string name = out.name();
+    const std::string& name = out.name();
     if (auto it = output_identity_.find(out.name()); it != output_identity_.end()) source = it->second;
-    auto r = graph_.add_node("Output", free_name(name));
+    auto r = graph_.add_node("Output", name);
     NL_CHECK(r, file_, ": graph output '", out.name(), "': ", r.error);
     auto v = values_.find(source);
     NL_CHECK(v != values_.end(), file_, ": graph output '", out.name(), "' is not produced by any node");
@@ -455,14 +458,22 @@ class Importer {
   }
 
   void map_gemm(const onnx::NodeProto& n) {
-    if (attr_f(n, "alpha", 1) != 1 || attr_f(n, "beta", 1) != 1 || attr_i(n, "transA", 0))
-      error(n, "only Gemm with alpha = beta = 1 and transA = 0 maps to Linear");
+    if (attr_i(n, "transA", 0)) error(n, "only Gemm with transA = 0 maps to Linear");
     const Tensor& b = require_constant(n, 1, "weight B");
     if (b.dim() != 2) error(n, "weight B must be 2-d");
     Tensor w = attr_i(n, "transB", 0) ? b : b.t().contiguous();
     const Tensor* c = n.input_size() > 2 && !n.input(2).empty() ? &require_constant(n, 2, "bias C") : nullptr;
-    if (c && c->numel() != w.size(0)) error(n, "bias C must hold one value per output");
-    linear(n, n.input(0), w, c, n.output(0));
+    if (c && c->numel() != w.size(0) && c->numel() != 1) error(n, "bias C must hold one value per output");
+    // alpha and beta scale the constants, so the layer holds the weights it applies.
+    double alpha = find_attr(n, "alpha") ? find_attr(n, "alpha")->f() : 1.0;
+    double beta = find_attr(n, "beta") ? find_attr(n, "beta")->f() : 1.0;
+    if (alpha != 1.0) w = mul(w, alpha);
+    Tensor bias;
+    if (c) {
+      bias = c->numel() == 1 ? mul(ones({w.size(0)}), c->to(DType::Float32).item()) : c->reshape({w.size(0)});
+      if (beta != 1.0) bias = mul(bias, beta);
+    }
+    linear(n, n.input(0), w, c ? &bias : nullptr, n.output(0));
   }
 
   void map_matmul(const onnx::NodeProto& n) {
@@ -673,7 +684,16 @@ class Importer {
     int64_t axis = attr_i(n, "axis", 1);
     if (axis == 1) return (void)unary(n, "Flatten", {{"start_dim", int64_t{1}}, {"end_dim", int64_t{-1}}});
     if (axis == 0) return (void)unary(n, "Reshape", {{"shape", std::vector<int64_t>{1, -1}}});
-    error(n, "Flatten with axis " + std::to_string(axis) + " has no layer yet (axis 0 and 1 do)");
+    int64_t rank = rank_of(n, n.input(0));
+    if (axis < 0) axis += rank;
+    if (axis == 1) return (void)unary(n, "Flatten", {{"start_dim", int64_t{1}}, {"end_dim", int64_t{-1}}});
+    if (axis <= 0 || axis >= rank) error(n, "Flatten with axis " + std::to_string(axis) + " has no layer yet");
+    // Two merges: the trailing axes into one, then the leading ones.
+    NodeId tail = unary(n, "Flatten", {{"start_dim", axis}, {"end_dim", int64_t{-1}}}, n.output(0) + "/tail");
+    NodeId head = add_layer(n, "Flatten", {{"start_dim", int64_t{0}}, {"end_dim", axis - 1}});
+    auto r = graph_.connect({{tail, 0}, {head, 0}});
+    if (!r) error(n, r.error);
+    values_[n.output(0)] = {head, 0};
   }
 
   void map_variadic(const onnx::NodeProto& n, const std::string& type, const AttrMap& attrs) {
@@ -732,14 +752,21 @@ class Importer {
       if (n.input_size() > 3 && !n.input(3).empty()) axes = const_ints(n, 3, "axes");
       if (n.input_size() > 4 && !n.input(4).empty()) steps = const_ints(n, 4, "steps");
     }
-    if (starts.size() != 1 || ends.size() != 1 || axes.size() > 1 || steps.size() > 1)
-      error(n, "only a Slice of one axis has a layer yet");
-    int64_t step = steps.empty() ? 1 : steps[0];
-    if (step < 1) error(n, "only positive steps are supported");
-    unary(n, "Slice", {{"dim", axes.empty() ? int64_t{0} : axes[0]},
-                       {"start", starts[0]},
-                       {"end", ends[0]},
-                       {"step", step}});
+    if (axes.empty())
+      for (size_t k = 0; k < starts.size(); ++k) axes.push_back(static_cast<int64_t>(k));
+    if (steps.empty()) steps.assign(starts.size(), 1);
+    if (starts.size() != ends.size() || axes.size() != starts.size() || steps.size() != starts.size())
+      error(n, "starts, ends, axes and steps differ in length");
+    for (int64_t step : steps)
+      if (step < 1) error(n, "only positive steps are supported");
+    // One Slice layer per axis, chained.
+    std::string value = n.input(0);
+    for (size_t k = 0; k < starts.size(); ++k) {
+      NodeId id = add_layer(n, "Slice", {{"dim", axes[k]}, {"start", starts[k]}, {"end", ends[k]}, {"step", steps[k]}});
+      connect(n, value, id, 0);
+      value = k + 1 == starts.size() ? n.output(0) : n.output(0) + "/axis" + std::to_string(k);
+      values_[value] = {id, 0};
+    }
   }
 
   void map_split(const onnx::NodeProto& n) {
@@ -809,7 +836,7 @@ project::Project import_onnx_bytes(const std::string& bytes, const std::string& 
   return Importer(model, file, folder, options).run();
 }
 
-Tensor read_onnx_tensor_file(const std::string& path) {
+Tensor read_onnx_tensor_file(const std::string& path, std::string* name) {
   std::error_code ec;
   NL_CHECK(fs::is_regular_file(path, ec), path, ": no such file");
   std::ifstream f(path, std::ios::binary);
@@ -818,6 +845,7 @@ Tensor read_onnx_tensor_file(const std::string& path) {
   google::protobuf::io::ArrayInputStream raw(bytes.data(), static_cast<int>(bytes.size()));
   google::protobuf::io::CodedInputStream coded(&raw);
   NL_CHECK(t.ParseFromCodedStream(&coded) && coded.ConsumedEntireMessage(), path, ": not a valid TensorProto");
+  if (name) *name = t.name();
   return Importer::tensor_from_proto(t, path, [&](size_t, const std::string& what) -> std::string {
     fail(what, ": external data is not supported in a tensor file");
   });

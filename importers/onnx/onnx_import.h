@@ -36,6 +36,7 @@ project::Project import_onnx_bytes(const std::string& bytes, const std::string& 
 
 // A serialized TensorProto file (the backend tests' input_0.pb / output_0.pb), with the same
 // size checks as initializers; errors name the file.
-Tensor read_onnx_tensor_file(const std::string& path);
+// `name` receives the tensor's name when given.
+Tensor read_onnx_tensor_file(const std::string& path, std::string* name = nullptr);
 
 }  // namespace nl::importers
