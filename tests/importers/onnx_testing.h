@@ -1,5 +1,6 @@
 // Helpers the ONNX tests share: building a graph's model with its weights, random inputs
-// for every Input node, and comparing graphs, weights and outputs.
+// for every Input node, comparing graphs, weights and outputs, and a model using every
+// layer type the exporter maps.
 #pragma once
 #include <QtTest/QtTest>
 
@@ -114,6 +115,92 @@ inline QString structure_diff(const ModelGraph& a, const ModelGraph& b) {
   };
   if (edge_set(a, &needed) != edge_set(b, nullptr)) diffs << "edges differ";
   return diffs.join("; ");
+}
+
+using V = std::vector<int64_t>;
+
+inline NodeId add(ModelGraph& g, const std::string& type, const std::string& name, const AttrMap& attrs,
+           std::vector<PortRef> inputs) {
+  auto r = g.add_node(type, name, attrs);
+  if (!r) qFatal("add %s: %s", name.c_str(), r.error.c_str());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    auto c = g.connect({inputs[i], {r.value, static_cast<int>(i)}});
+    if (!c) qFatal("connect %s: %s", name.c_str(), c.error.c_str());
+  }
+  return r.value;
+}
+inline PortRef p(NodeId id, int port = 0) { return {id, port}; }
+
+// Every layer type the exporter maps, with settings that survive a round trip unchanged.
+inline ModelGraph every_layer_graph() {
+  ModelGraph g;
+  NodeId x = add(g, "Input", "x", {{"shape", V{-1, 3, 8, 8}}}, {});
+  NodeId conv = add(g, "Conv2d", "conv", {{"out_channels", int64_t{4}}}, {p(x)});
+  NodeId same = add(g, "Conv2d", "conv_same",
+                    {{"out_channels", int64_t{4}}, {"kernel_size", V{2, 2}}, {"padding_type", std::string("same")},
+                     {"dilation", V{1, 2}}},
+                    {p(x)});
+  NodeId grouped = add(g, "Conv2d", "conv_grouped",
+                       {{"out_channels", int64_t{4}}, {"groups", int64_t{2}}, {"dilation", V{2, 2}},
+                        {"padding", V{2, 2}}, {"bias", false}},
+                       {p(conv)});
+  NodeId bn = add(g, "BatchNorm2d", "bn", {{"eps", 1e-3}, {"momentum", 0.2}}, {p(grouped)});
+  NodeId relu6 = add(g, "ReLU6", "relu6", {}, {p(bn)});
+  NodeId up = add(g, "ConvTranspose2d", "up", {{"out_channels", int64_t{2}}}, {p(relu6)});
+  NodeId mp = add(g, "MaxPool2d", "maxpool", {}, {p(up)});
+  NodeId ap = add(g, "AvgPool2d", "avgpool", {{"count_include_pad", false}}, {p(up)});
+  NodeId cat = add(g, "Concat", "cat", {}, {p(mp), p(ap)});
+  NodeId sum = add(g, "Add", "sum3", {}, {p(cat), p(same), p(relu6)});
+  NodeId mul = add(g, "Mul", "gate", {}, {p(sum), p(conv)});
+  NodeId relu = add(g, "ReLU", "relu", {}, {p(mul)});
+  NodeId gap = add(g, "GlobalAvgPool2d", "gap", {}, {p(relu)});
+  NodeId aap = add(g, "AdaptiveAvgPool2d", "aap", {}, {p(relu)});
+  NodeId flat = add(g, "Flatten", "flat", {}, {p(aap)});
+  NodeId cat2 = add(g, "Concat", "features", {}, {p(gap), p(flat)});
+  NodeId bn1 = add(g, "BatchNorm1d", "bn1", {}, {p(cat2)});
+  NodeId fc = add(g, "Linear", "fc", {{"out_features", int64_t{12}}}, {p(bn1)});
+  NodeId leaky = add(g, "LeakyReLU", "leaky", {{"negative_slope", 0.2}}, {p(fc)});
+  NodeId gelu = add(g, "GELU", "gelu", {}, {p(leaky)});
+  NodeId silu = add(g, "SiLU", "silu", {}, {p(gelu)});
+  NodeId sig = add(g, "Sigmoid", "sigmoid", {}, {p(silu)});
+  NodeId tanh = add(g, "Tanh", "tanh", {}, {p(sig)});
+  NodeId resh = add(g, "Reshape", "reshape", {{"shape", V{0, 3, 4}}}, {p(tanh)});
+  NodeId perm = add(g, "Permute", "permute", {{"dims", V{0, 2, 1}}}, {p(resh)});
+  NodeId fc3 = add(g, "Linear", "fc_seq", {{"out_features", int64_t{6}}}, {p(perm)});
+  NodeId fc3nb = add(g, "Linear", "fc_seq_nobias", {{"out_features", int64_t{6}}, {"bias", false}}, {p(fc3)});
+  NodeId ln = add(g, "LayerNorm", "ln", {{"eps", 1e-4}}, {p(fc3nb)});
+  NodeId lnt = add(g, "Permute", "ln_t", {{"dims", V{0, 2, 1}}}, {p(ln)});
+  NodeId mm = add(g, "MatMul", "scores", {}, {p(ln), p(lnt)});
+  NodeId sl = add(g, "Slice", "slice", {{"dim", int64_t{2}}, {"start", int64_t{1}}, {"end", int64_t{3}}}, {p(mm)});
+  NodeId split = add(g, "Split", "split", {{"dim", int64_t{1}}}, {p(sl)});
+  NodeId prod = add(g, "Mul", "halves", {}, {p(split, 0), p(split, 1)});
+  NodeId sm = add(g, "Softmax", "softmax", {}, {p(prod)});
+  NodeId drop = add(g, "Dropout", "dropout", {{"p", 0.25}}, {p(sm)});
+  NodeId id = add(g, "Identity", "tap", {}, {p(drop)});
+  add(g, "Output", "y", {}, {p(id)});
+  NodeId c1 = add(g, "Conv1d", "conv1d", {{"out_channels", int64_t{2}}, {"kernel_size", int64_t{3}}}, {p(perm)});
+  add(g, "Output", "z", {}, {p(c1)});
+  NodeId tok = add(g, "Input", "tokens", {{"shape", V{-1, 5}}, {"dtype", std::string("int64")}}, {});
+  NodeId emb = add(g, "Embedding", "emb", {{"num_embeddings", int64_t{10}}, {"embedding_dim", int64_t{6}}}, {p(tok)});
+  add(g, "Output", "embedded", {}, {p(emb)});
+  return g;
+}
+
+// Trained-looking weights: random values everywhere (BatchNorm statistics included), so a
+// weight that lands in the wrong slot changes the outputs.
+inline std::map<std::string, Tensor> random_weights(const ModelGraph& g, uint64_t seed) {
+  Generator gen(seed);
+  std::map<std::string, Tensor> w;
+  for (const auto& [k, t] : build(g, {})->state_dict()) {
+    if (t.dtype() != DType::Float32) {
+      w[k] = t;
+      continue;
+    }
+    Tensor r = uniform(t.shape(), 0.5, 1.5, {}, &gen);  // positive: valid running variances
+    if (k.find("running_var") == std::string::npos) r = sub(r, scalar_tensor(1.0));
+    w[k] = r;
+  }
+  return w;
 }
 
 }  // namespace onnx_testing
