@@ -133,6 +133,29 @@ class TestOnnxRoundTrip : public QObject {
     Tensor a = build(g, {})->run(inputs).at("y"), b = build(back.graph, {})->run(inputs).at("y");
     QVERIFY(max_rel_diff(b, a) <= 1e-6);
   }
+
+  void command_line_exports_and_imports() {
+    QTemporaryDir dir;
+    QString onnx = dir.filePath("cnn.onnx"), proj = dir.filePath("cnn.netloom");
+    auto run = [](const QStringList& args, QString* err = nullptr) {
+      QProcess p;
+      p.start(NETLOOM_BINARY, args);
+      p.waitForFinished(120000);
+      if (err) *err = p.readAllStandardError();
+      return p.exitCode();
+    };
+    QString example = QString(NETLOOM_EXAMPLES_DIR) + "/shapes_cnn.netloom", err;
+    QCOMPARE(run({"export", example, "--output", onnx, "--opset", "13"}, &err), 0);
+    QCOMPARE(run({"import", onnx, "--output", proj}, &err), 0);
+    project::Project original = project::load_project(example.toStdString());
+    project::Project back = project::load_project(proj.toStdString());  // weights checked on load
+    QVERIFY2(structure_diff(original.graph, back.graph).isEmpty(), qPrintable(structure_diff(original.graph, back.graph)));
+    QVERIFY(!back.weights.empty());
+    QVERIFY(run({"export", example, "--output", onnx, "--opset", "9"}, &err) != 0);
+    QVERIFY2(err.contains("--opset"), qPrintable(err));
+    QVERIFY(run({"import", dir.filePath("absent.onnx"), "--output", proj}, &err) != 0);
+    QVERIFY2(err.contains("absent.onnx"), qPrintable(err));
+  }
 };
 
 QTEST_APPLESS_MAIN(TestOnnxRoundTrip)
