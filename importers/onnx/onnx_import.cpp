@@ -410,6 +410,7 @@ class Importer {
     if (op == "Softmax") return map_softmax(n);
     if (op == "Clip") return map_clip(n);
     if (op == "Div") return map_div(n);
+    if (op == "ReduceMean") return map_reduce_mean(n);
     if (op == "MaxPool" || op == "AveragePool") return map_pool(n);
     if (op == "GlobalAveragePool") return map_global_pool(n);
     if (op == "Flatten") return map_flatten(n);
@@ -646,6 +647,61 @@ class Importer {
       return;
     }
     error(n, "op Div has no Netloom layer yet (only as part of the Erf GELU pattern)");
+  }
+
+  // ReduceMean → Sub → Pow 2 → ReduceMean → Add eps → Sqrt → Div (→ Mul scale → Add bias):
+  // LayerNorm as PyTorch exports it before opset 17 (and Netloom too).
+  void map_reduce_mean(const onnx::NodeProto& n) {
+    auto axes_of = [&](const onnx::NodeProto& r) {
+      return opset_ >= 18 && r.input_size() > 1 ? const_ints(r, 1, "axes") : attr_ints(r, "axes", {});
+    };
+    std::vector<int64_t> axes = axes_of(n);
+    const std::string& x = n.input(0);
+    int i_sub, i_pow, i_var, i_add, i_sqrt, i_div, i_mul = -1, i_bias = -1;
+    const onnx::NodeProto *sub, *pow, *var, *add, *sqrt, *div, *mul = nullptr, *bias = nullptr;
+    auto fail_pattern = [&] { error(n, "op ReduceMean has no Netloom layer yet (only as part of the LayerNorm pattern)"); };
+    if (!(sub = only_consumer(n.output(0), "Sub", &i_sub)) || sub->input(0) != x || !same_layer(n, *sub))
+      fail_pattern();
+    const std::string& centered = sub->output(0);
+    auto users = consumers_.find(centered);
+    if (users == consumers_.end() || users->second.size() != 2) fail_pattern();
+    i_pow = g_.node(users->second[0]).op_type() == "Pow" ? users->second[0] : users->second[1];
+    i_div = i_pow == users->second[0] ? users->second[1] : users->second[0];
+    pow = &g_.node(i_pow);
+    div = &g_.node(i_div);
+    if (pow->op_type() != "Pow" || !near(const_scalar(pow->input(1)), 2.0) || div->op_type() != "Div" ||
+        div->input(0) != centered)
+      fail_pattern();
+    if (!(var = only_consumer(pow->output(0), "ReduceMean", &i_var)) || axes_of(*var) != axes ||
+        !(add = only_consumer(var->output(0), "Add", &i_add)) ||
+        !(sqrt = only_consumer(add->output(0), "Sqrt", &i_sqrt)) || div->input(1) != sqrt->output(0))
+      fail_pattern();
+    std::optional<double> eps = const_scalar(other_input(*add, var->output(0)));
+    if (!eps) fail_pattern();
+    // Trailing axes only: [-k … -1] (or their positive spelling).
+    int64_t k = static_cast<int64_t>(axes.size());
+    std::vector<int64_t> trailing = axes;
+    if (k && axes[0] >= 0) {
+      int64_t rank = rank_of(n, x);
+      for (auto& a : trailing) a -= rank;
+    }
+    for (int64_t j = 0; j < k; ++j)
+      if (trailing[j] != j - k) error(n, "a LayerNorm pattern over axes that are not the last ones has no layer yet");
+    const onnx::NodeProto* last = div;
+    const Tensor *scale = nullptr, *shift = nullptr;
+    if ((mul = only_consumer(div->output(0), "Mul", &i_mul)) && (scale = constant(other_input(*mul, div->output(0))))) {
+      last = mul;
+      if ((bias = only_consumer(mul->output(0), "Add", &i_bias)) &&
+          (shift = constant(other_input(*bias, mul->output(0)))))
+        last = bias;
+    }
+    if (!scale) error(n, "a LayerNorm pattern without a scale has no layer yet");
+    consumed_.insert({i_sub, i_pow, i_var, i_add, i_sqrt, i_div});
+    if (last != div) consumed_.insert(i_mul);
+    if (last == bias) consumed_.insert(i_bias);
+    NodeId id = unary(n, "LayerNorm", {{"normalized_dims", k}, {"eps", clean(*eps)}}, last->output(0), last);
+    set_weight(id, "weight", *scale);
+    set_weight(id, "bias", shift ? *shift : zeros(scale->shape()));
   }
 
   void map_pool(const onnx::NodeProto& n) {
