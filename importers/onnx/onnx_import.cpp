@@ -49,10 +49,6 @@ double clean(double v) {
   return std::strtod(buf, nullptr);
 }
 
-struct OnnxValueRef {
-  PortRef port;
-};
-
 class Importer {
  public:
   Importer(const onnx::ModelProto& m, std::string file, std::string folder, const OnnxImportOptions& o)
