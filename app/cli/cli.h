@@ -30,5 +30,7 @@ Command info_command();
 Command validate_command();
 Command train_command();
 Command run_command();
+Command import_command();
+Command export_command();
 
 }  // namespace nl::app
