@@ -26,6 +26,7 @@ run: build
 	@$(BUILD_DIR)/app/netloom train $(EXAMPLE) --out $(BUILD_DIR)/$(basename $(notdir $(EXAMPLE)))-run
 
 test: build
+	@bash tools/install-test-oracles.sh
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
 bench: build
