@@ -387,19 +387,20 @@ std::string droppedLayer(const QMimeData* mime) {
 }  // namespace
 
 void GraphView::dragEnterEvent(QDragEnterEvent* event) {
-  if (droppedLayer(event->mimeData()).empty()) return QGraphicsView::dragEnterEvent(event);
+  // Only palette layers drop here (no item on the canvas takes drops).
+  if (droppedLayer(event->mimeData()).empty()) return event->ignore();
   event->acceptProposedAction();
 }
 
 void GraphView::dragMoveEvent(QDragMoveEvent* event) {
   // Not passed on to the scene: its items do not take drops, and the scene would refuse.
-  if (droppedLayer(event->mimeData()).empty()) return QGraphicsView::dragMoveEvent(event);
+  if (droppedLayer(event->mimeData()).empty()) return event->ignore();
   event->acceptProposedAction();
 }
 
 void GraphView::dropEvent(QDropEvent* event) {
   std::string type = droppedLayer(event->mimeData());
-  if (type.empty()) return QGraphicsView::dropEvent(event);
+  if (type.empty()) return event->ignore();
   QPointF at = mapToScene(event->position().toPoint());
   auto added = scene_->document().addNode(type, {}, {}, placementAt(at));
   if (added) scene_->selectNodes({added.value});
