@@ -9,6 +9,7 @@ packages=(
   zlib1g-dev libpng-dev libjpeg-dev
   qt6-base-dev
   nlohmann-json3-dev
+  libgraphviz-dev
 )
 
 missing=()
