@@ -10,6 +10,7 @@ packages=(
   qt6-base-dev
   nlohmann-json3-dev
   libonnx-dev libprotobuf-dev protobuf-compiler
+  libgraphviz-dev
 )
 
 missing=()

@@ -3,6 +3,7 @@
 
 #include <QGraphicsSceneMouseEvent>
 #include <QPen>
+#include <cmath>
 #include <set>
 
 #include "editor/canvas/edge_item.h"
@@ -123,6 +124,12 @@ std::vector<graph::NodeId> GraphScene::selectedNodeIds() const {
   return ids;
 }
 
+void GraphScene::selectNodes(const std::vector<graph::NodeId>& ids) {
+  clearSelection();
+  for (graph::NodeId id : ids)
+    if (NodeItem* item = nodeItem(id)) item->setSelected(true);
+}
+
 void GraphScene::deleteSelection() {
   std::vector<graph::Edge> edges;
   for (QGraphicsItem* item : selectedItems())
@@ -168,7 +175,7 @@ void GraphScene::mouseMoveEvent(QGraphicsSceneMouseEvent* event) {
     const graph::NodeUi& ui = doc_.graph().node(id).ui;
     if (item->pos() != QPointF(ui.x, ui.y)) moved[id] = item->pos();
   }
-  if (!moved.empty()) doc_.moveNodes(moved, move_id_);
+  if (!moved.empty()) drag_moved_ |= bool(doc_.moveNodes(moved, move_id_));
 }
 
 void GraphScene::mouseReleaseEvent(QGraphicsSceneMouseEvent* event) {
@@ -178,7 +185,18 @@ void GraphScene::mouseReleaseEvent(QGraphicsSceneMouseEvent* event) {
     return;
   }
   QGraphicsScene::mouseReleaseEvent(event);
+  if (move_id_ != 0 && snap_) {
+    // The drag's final move, merged into it: the nodes it moved land on grid points.
+    std::map<graph::NodeId, QPointF> snapped;
+    for (graph::NodeId id : selectedNodeIds()) {
+      const graph::NodeUi& ui = doc_.graph().node(id).ui;
+      QPointF to(std::round(ui.x / kGridStep) * kGridStep, std::round(ui.y / kGridStep) * kGridStep);
+      if (to != QPointF(ui.x, ui.y)) snapped[id] = to;
+    }
+    if (!snapped.empty() && drag_moved_) doc_.moveNodes(snapped, move_id_);
+  }
   move_id_ = 0;
+  drag_moved_ = false;
 }
 
 void GraphScene::startWire(PortItem* from) {
@@ -216,7 +234,13 @@ void GraphScene::finishWire(QPointF scene_pos) {
   delete wire_;
   wire_ = nullptr;
   wire_from_ = nullptr;
-  if (!to || to == from) return;  // dropped on empty canvas: nothing to wire
+  if (!to) {  // empty canvas (a node's body counts too): offer a layer that fits
+    bool on_node = false;
+    for (QGraphicsItem* item : items(scene_pos)) on_node |= item->type() == NodeItem::Type;
+    if (!on_node) emit wireDropped(start, start_is_output, scene_pos);
+    return;
+  }
+  if (to == from) return;
   if (to->isOutput() == start_is_output) {
     emit statusMessage(start_is_output ? tr("Connect an output to an input") : tr("Connect an input to an output"));
     return;

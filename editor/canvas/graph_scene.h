@@ -29,12 +29,23 @@ class GraphScene : public QGraphicsScene {
   QPointF outputPortPos(graph::PortRef port) const;
 
   std::vector<graph::NodeId> selectedNodeIds() const;
+  // Selects exactly these nodes (after a paste, a duplicate).
+  void selectNodes(const std::vector<graph::NodeId>& ids);
   // Deletes the selected nodes and edges as one undo step.
   void deleteSelection();
+
+  // Snap node positions to the grid when a drag ends (the last move of the drag, so the
+  // drag stays one undo step).
+  void setSnapToGrid(bool on) { snap_ = on; }
+  bool snapToGrid() const { return snap_; }
+  static constexpr double kGridStep = 20;
 
  signals:
   // Something to tell the user in the status bar (a refused connection's reason …).
   void statusMessage(const QString& text);
+  // A wire dragged from `port` was let go over empty canvas at `scene_pos`: the view offers
+  // the layers that could take it (search-to-add).
+  void wireDropped(nl::graph::PortRef port, bool port_is_output, QPointF scene_pos);
 
  protected:
   void mousePressEvent(QGraphicsSceneMouseEvent* event) override;
@@ -66,6 +77,8 @@ class GraphScene : public QGraphicsScene {
   QGraphicsPathItem* wire_ = nullptr;
   // Node drag in progress: the move id that merges its moves into one undo step.
   int move_id_ = 0;
+  bool drag_moved_ = false;  // the drag has moved something (a click alone never snaps)
+  bool snap_ = true;
 };
 
 }  // namespace nl::editor

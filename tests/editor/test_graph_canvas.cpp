@@ -123,14 +123,21 @@ class TestGraphCanvas : public QObject {
     NodeItem* node = c.scene.nodeItem(c.fc);
     QPoint grip = c.at(node->scenePos() + QPointF(40, 10));  // on the header, away from ports
     c.drag(grip, grip + QPoint(60, 80));
+    // Dragged to (310, 80); the drop snaps to the 20 px grid, within the same undo step.
     const NodeUi& ui = c.doc.graph().node(c.fc).ui;
-    QCOMPARE(ui.x, 310.0);
+    QCOMPARE(ui.x, 320.0);
     QCOMPARE(ui.y, 80.0);
-    QCOMPARE(node->pos(), QPointF(310, 80));
+    QCOMPARE(node->pos(), QPointF(320, 80));
     // The edge followed the node's input port.
     EdgeItem* edge = c.scene.edgeItem({{c.in, 0}, {c.fc, 0}});
     QVERIFY(edge->boundingRect().contains(node->inputPort(0)->scenePos()));
     QCOMPARE(c.doc.undoStack()->count(), 2);  // connect + one merged move
+    // Without snapping the node stays where the mouse left it.
+    c.view.setSnapToGrid(false);
+    c.drag(c.at(node->scenePos() + QPointF(40, 10)), c.at(node->scenePos() + QPointF(40 + 13, 10 + 7)));
+    QCOMPARE(c.doc.graph().node(c.fc).ui.x, 333.0);
+    QCOMPARE(c.doc.graph().node(c.fc).ui.y, 87.0);
+    c.doc.undoStack()->undo();
     c.doc.undoStack()->undo();
     QCOMPARE(c.doc.graph().node(c.fc).ui.x, 250.0);
     QCOMPARE(c.doc.graph().node(c.fc).ui.y, 0.0);
