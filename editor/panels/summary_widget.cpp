@@ -33,7 +33,8 @@ SummaryWidget::SummaryWidget(GraphDocument& doc, QWidget* parent)
   table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
   table_->setAlternatingRowColors(true);
   table_->setWordWrap(false);
-  table_->horizontalHeader()->setStretchLastSection(true);
+  // Numbers stay next to the names they belong to rather than spread across a wide dock.
+  table_->horizontalHeader()->setStretchLastSection(false);
   totals_->setTextInteractionFlags(Qt::TextSelectableByMouse);
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(4, 4, 4, 4);
