@@ -60,6 +60,16 @@ MainWindow::MainWindow(QWidget* parent)
   statusBar()->showMessage(tr("Drag a layer from the palette, or open an example from File ▸ New from Template."));
 }
 
+MainWindow::~MainWindow() {
+  // The scene, the view and the docks read the document, a member that dies before QWidget
+  // deletes its children: take them down first, and stop the scene's selection signal from
+  // reaching an inspector that is already gone.
+  disconnect(scene_, nullptr, this, nullptr);
+  delete view_;
+  delete scene_;
+  for (QDockWidget* d : {palette_dock_, inspector_dock_, summary_dock_, problems_dock_}) delete d;
+}
+
 // --- Building the window ---
 
 void MainWindow::createDocks() {

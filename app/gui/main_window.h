@@ -31,6 +31,7 @@ class MainWindow : public QMainWindow {
 
  public:
   explicit MainWindow(QWidget* parent = nullptr);
+  ~MainWindow() override;
 
   editor::GraphDocument& document() { return doc_; }
   editor::GraphScene* scene() const { return scene_; }
