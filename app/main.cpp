@@ -2,6 +2,7 @@
 // command line; otherwise the main window opens, with a project when a path is given.
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -10,11 +11,13 @@
 
 namespace {
 
-bool is_command(const std::string& arg) {
-  if (arg == "help" || arg.starts_with("-")) return true;  // help and options belong to the CLI
+// A first argument that is not a project file goes to the command line, which runs the
+// command or says there is no such command ("netloom trian" must not open a window).
+bool is_project_path(const std::string& arg) {
+  if (arg.starts_with("-")) return false;
   for (const nl::app::Command& c : nl::app::builtin_commands())
-    if (c.name == arg) return true;
-  return false;
+    if (c.name == arg) return false;
+  return arg.ends_with(".netloom") || std::filesystem::is_regular_file(arg);
 }
 
 bool has_display() {
@@ -29,11 +32,7 @@ bool has_display() {
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
-  if (!args.empty() && is_command(args[0])) return nl::app::run_cli(args);
-  if (args.size() > 1) {
-    std::fprintf(stderr, "netloom: '%s' is not a command (try `netloom help`)\n", args[0].c_str());
-    return 2;
-  }
+  if (args.size() > 1 || (args.size() == 1 && !is_project_path(args[0]))) return nl::app::run_cli(args);
   if (!has_display()) {
     std::fprintf(stderr,
                  "netloom: no display for the main window (DISPLAY and WAYLAND_DISPLAY are unset).\n"
