@@ -19,11 +19,15 @@ configure: deps
 build: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
-# Netloom's main job. Until the main window lands it is the headless one: train the shapes
-# CNN example with a progress bar (outputs in build/shapes_cnn-run/).
+# Netloom's main job: with a display, the main window on the shapes CNN example; without
+# one, the headless run: train it with a progress bar (outputs in build/shapes_cnn-run/).
 EXAMPLE ?= resources/examples/shapes_cnn.netloom
 run: build
-	@$(BUILD_DIR)/app/netloom train $(EXAMPLE) --out $(BUILD_DIR)/$(basename $(notdir $(EXAMPLE)))-run
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
+	  $(BUILD_DIR)/app/netloom $(EXAMPLE); \
+	else \
+	  $(BUILD_DIR)/app/netloom train $(EXAMPLE) --out $(BUILD_DIR)/$(basename $(notdir $(EXAMPLE)))-run; \
+	fi
 
 test: build
 	@bash tools/install-test-oracles.sh
