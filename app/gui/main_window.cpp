@@ -20,6 +20,7 @@
 
 #include "editor/canvas/graph_scene.h"
 #include "editor/canvas/graph_view.h"
+#include "editor/layout/auto_layout.h"
 #include "editor/canvas/node_item.h"
 #include "editor/canvas/node_style.h"
 #include "editor/panels/inspector_widget.h"
@@ -36,6 +37,7 @@ const char* kRecentKey = "recentFiles";
 
 MainWindow::MainWindow(QWidget* parent)
     : QMainWindow(parent), scene_(new editor::GraphScene(doc_, this)), view_(new editor::GraphView(scene_, this)) {
+  layout_ = new editor::AutoLayout(doc_, this);
   setCentralWidget(view_);
   createDocks();
   createActions();
@@ -161,6 +163,27 @@ void MainWindow::createActions() {
   // Delete belongs to the canvas: in the inspector's fields it deletes characters.
   del->setShortcutContext(Qt::WidgetWithChildrenShortcut);
   view_->addAction(del);
+  edit->addSeparator();
+  // The canvas handles these keys itself while it has focus; the actions make them
+  // discoverable and reachable from the menu.
+  auto canvas_action = [&](QMenu* menu, const QString& text, QKeySequence keys, auto slot) {
+    QAction* a = menu->addAction(text, view_, slot);
+    a->setShortcut(keys);
+    a->setShortcutContext(Qt::WidgetWithChildrenShortcut);
+    view_->addAction(a);
+    return a;
+  };
+  canvas_action(edit, tr("Cu&t"), QKeySequence::Cut, &editor::GraphView::cutSelection);
+  canvas_action(edit, tr("&Copy"), QKeySequence::Copy, &editor::GraphView::copySelection);
+  canvas_action(edit, tr("&Paste"), QKeySequence::Paste, qOverload<>(&editor::GraphView::paste));
+  canvas_action(edit, tr("D&uplicate"), QKeySequence(Qt::CTRL | Qt::Key_D), &editor::GraphView::duplicateSelection);
+  canvas_action(edit, tr("Select &All"), QKeySequence::SelectAll, &editor::GraphView::selectAll);
+  QMenu* align = edit->addMenu(tr("A&lign"));
+  using Align = editor::GraphView::Alignment;
+  for (auto [text, how] : {std::pair{tr("&Left Edges"), Align::Left}, {tr("&Top Edges"), Align::Top},
+                           {tr("&Horizontal Centres"), Align::HorizontalCentre},
+                           {tr("&Vertical Centres"), Align::VerticalCentre}})
+    align->addAction(text, this, [this, how = how] { view_->alignSelection(how); });
 
   // View
   view_menu_ = menuBar()->addMenu(tr("&View"));
@@ -188,6 +211,13 @@ void MainWindow::createActions() {
   // Model
   QMenu* model = menuBar()->addMenu(tr("&Model"));
   model->addAction(tr("&Validate"), this, &MainWindow::validate)->setShortcut(Qt::Key_F7);
+  model->addSeparator();
+  // Layout runs on a worker thread (graphviz) and lands as one undoable move.
+  model->addAction(tr("Auto-&Layout Left to Right"), this,
+                   [this] { layout_->start(editor::LayoutDirection::LeftToRight); })
+      ->setShortcut(Qt::CTRL | Qt::Key_L);
+  model->addAction(tr("Auto-Layout &Top to Bottom"), this,
+                   [this] { layout_->start(editor::LayoutDirection::TopToBottom); });
 
   QToolBar* bar = addToolBar(tr("Main"));
   bar->setObjectName("mainToolBar");

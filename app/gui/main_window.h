@@ -18,6 +18,7 @@ class QMenu;
 namespace nl::editor {
 class GraphScene;
 class GraphView;
+class AutoLayout;
 class InspectorWidget;
 class PaletteWidget;
 class ProblemsWidget;
@@ -83,6 +84,7 @@ class MainWindow : public QMainWindow {
   editor::GraphDocument doc_;
   ProjectSession session_;
   editor::GraphScene* scene_;
+  editor::AutoLayout* layout_ = nullptr;
   editor::GraphView* view_;
   editor::PaletteWidget* palette_ = nullptr;
   editor::InspectorWidget* inspector_ = nullptr;
