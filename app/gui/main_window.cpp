@@ -364,6 +364,9 @@ void MainWindow::updateTitle() {
 void MainWindow::setTheme(Theme theme) {
   theme_ = theme;
   apply_theme(theme);
+  // The canvas paints with CanvasColors taken from the palette: repaint it in the new colours.
+  view_->resetCachedContent();
+  scene_->update();
   QSettings().setValue("theme", theme_name(theme));
 }
 

@@ -77,7 +77,8 @@ QPainterPath EdgeItem::shape() const {
 
 void EdgeItem::paint(QPainter* p, const QStyleOptionGraphicsItem*, QWidget*) {
   p->setRenderHint(QPainter::Antialiasing);
-  QColor color = blamed_ ? QColor("#e53935") : QColor("#78909c");
+  const CanvasColors colors = CanvasColors::current();
+  QColor color = blamed_ ? QColor("#e53935") : colors.edge;
   if (isSelected()) color = QColor("#ffb300");
   p->setPen(QPen(color, isSelected() ? 3.0 : 2.0, Qt::SolidLine, Qt::RoundCap));
   p->setBrush(Qt::NoBrush);
@@ -85,10 +86,10 @@ void EdgeItem::paint(QPainter* p, const QStyleOptionGraphicsItem*, QWidget*) {
   if (label_.isEmpty()) return;
   QRectF box = labelRect();
   p->setPen(Qt::NoPen);
-  p->setBrush(QColor(255, 255, 255, 225));
+  p->setBrush(colors.label_background);
   p->drawRoundedRect(box, 3, 3);
   p->setFont(NodeStyle::labelFont());
-  p->setPen(blamed_ ? QColor("#c62828") : QColor("#37474f"));
+  p->setPen(blamed_ ? QColor("#ef5350") : colors.label_text);
   p->drawText(box, Qt::AlignCenter, label_);
 }
 

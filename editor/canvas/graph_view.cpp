@@ -409,12 +409,13 @@ void GraphView::dropEvent(QDropEvent* event) {
 }
 
 void GraphView::drawBackground(QPainter* p, const QRectF& rect) {
-  p->fillRect(rect, QColor("#eceff1"));
+  const CanvasColors colors = CanvasColors::current();
+  p->fillRect(rect, colors.background);
   // Minor lines vanish when zoomed far out: they would only grey the canvas.
   bool minor = zoom() * kGrid >= 8;
   double step = minor ? kGrid : kGrid * 5;
   double left = std::floor(rect.left() / step) * step, top = std::floor(rect.top() / step) * step;
-  QPen minor_pen(QColor("#dde3e6"), 0), major_pen(QColor("#cfd8dc"), 0);
+  QPen minor_pen(colors.grid_minor, 0), major_pen(colors.grid_major, 0);
   for (double x = left; x < rect.right(); x += step) {
     bool major = std::fmod(std::abs(x), kGrid * 5) < 0.5;
     p->setPen(major ? major_pen : minor_pen);

@@ -96,7 +96,8 @@ void NodeItem::paint(QPainter* p, const QStyleOptionGraphicsItem*, QWidget*) {
   p->setPen(Qt::NoPen);
   p->setBrush(QColor(0, 0, 0, 40));
   p->drawPath(body.translated(2, 3));  // soft shadow
-  p->setBrush(QColor("#fafafa"));
+  const CanvasColors colors = CanvasColors::current();
+  p->setBrush(colors.node_body);
   p->drawPath(body);
   p->save();
   p->setClipPath(body);
@@ -126,8 +127,8 @@ void NodeItem::paint(QPainter* p, const QStyleOptionGraphicsItem*, QWidget*) {
                 p->fontMetrics().elidedText(s, Qt::ElideMiddle, static_cast<int>(box.width())));
     y += NodeStyle::kLine;
   };
-  line(layout_.name, QColor("#212121"), true);
-  for (const QString& s : layout_.lines) line(s, QColor("#616161"), false);
+  line(layout_.name, colors.node_text, true);
+  for (const QString& s : layout_.lines) line(s, colors.node_detail, false);
 
   if (!problem_.isEmpty()) {
     // Error badge on the header's corner; the node's tooltip carries the message.

@@ -1,18 +1,31 @@
 // Node sizes, fonts, colours and port positions.
 #include "editor/canvas/node_style.h"
 
+#include <QGuiApplication>
+#include <QPalette>
+
 #include <algorithm>
 #include <map>
 
 namespace nl::editor {
+
+CanvasColors CanvasColors::current() {
+  bool dark = QGuiApplication::palette().color(QPalette::Window).lightness() < 128;
+  if (dark)
+    return {QColor("#263238"), QColor("#2e3c43"), QColor("#37474f"), QColor("#37474f"), QColor("#eceff1"),
+            QColor("#b0bec5"), QColor("#90a4ae"), QColor(38, 50, 56, 230), QColor("#cfd8dc")};
+  return {QColor("#eceff1"), QColor("#dde3e6"), QColor("#cfd8dc"), QColor("#fafafa"), QColor("#212121"),
+          QColor("#616161"), QColor("#78909c"), QColor(255, 255, 255, 225), QColor("#37474f")};
+}
 
 QColor NodeStyle::categoryColor(const QString& category) {
   // Hues kept apart so neighbouring categories in a typical network read as different.
   static const std::map<QString, QColor> colors = {
       {"Input/Output", QColor("#5c6bc0")}, {"Loss", QColor("#8e24aa")},         {"Dense", QColor("#1e88e5")},
       {"Convolution", QColor("#00897b")},  {"Pooling", QColor("#43a047")},      {"Normalization", QColor("#f4511e")},
-      {"Activation", QColor("#fb8c00")},   {"Regularization", QColor("#6d4c41")}, {"Sequence", QColor("#d81b60")},
-      {"Shape", QColor("#546e7a")},        {"Merge", QColor("#757575")}};
+      {"Activation", QColor("#fb8c00")},   {"Regularization", QColor("#6d4c41")}, {"Recurrent", QColor("#d81b60")},
+      {"Shape", QColor("#546e7a")},        {"Merge", QColor("#757575")},
+      {"Attention", QColor("#c2185b")},   {"ONNX", QColor("#8d6e63")}};
   auto it = colors.find(category);
   if (it != colors.end()) return it->second;
   return QColor::fromHsv(static_cast<int>(qHash(category) % 360), 150, 190);

@@ -12,6 +12,16 @@
 
 namespace nl::editor {
 
+// The canvas' own colours, light or dark to match the application palette (the themes in
+// app/gui set it), so a dark theme does not leave a glaring white canvas.
+struct CanvasColors {
+  QColor background, grid_minor, grid_major;
+  QColor node_body, node_text, node_detail;
+  QColor edge, label_background, label_text;
+
+  static CanvasColors current();  // from QGuiApplication's palette
+};
+
 struct NodeStyle {
   // Node width is chosen so that two nodes placed 200 apart (the examples' spacing) leave
   // room for an edge and its shape label between them.
