@@ -195,6 +195,9 @@ void MainWindow::createActions() {
   view_menu_->addSeparator();
   for (QDockWidget* d : {palette_dock_, inspector_dock_, summary_dock_, problems_dock_})
     view_menu_->addAction(d->toggleViewAction());
+  QAction* minimap = view_menu_->addAction(tr("&Minimap"), view_, &editor::GraphView::setMinimapVisible);
+  minimap->setCheckable(true);
+  minimap->setChecked(true);
   view_menu_->addSeparator();
   auto* themes = new QActionGroup(this);
   for (Theme t : {Theme::Light, Theme::Dark}) {

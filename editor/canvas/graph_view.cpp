@@ -1,5 +1,6 @@
 // The canvas view: navigation, grid, keyboard, drops, search-to-add and the clipboard.
 #include "editor/canvas/graph_view.h"
+#include "editor/canvas/minimap_view.h"
 
 #include <QKeyEvent>
 #include <QMimeData>
@@ -34,6 +35,7 @@ GraphView::GraphView(GraphScene* scene, QWidget* parent) : QGraphicsView(scene, 
   setAcceptDrops(true);
   viewport()->setMouseTracking(true);
   search_ = new SearchPopup(viewport());
+  minimap_ = new MinimapView(this);
   connect(search_, &SearchPopup::chosen, this, &GraphView::addChosenLayer);
   connect(search_, &SearchPopup::closed, this, [this] {
     search_wire_.reset();
@@ -406,6 +408,19 @@ void GraphView::dropEvent(QDropEvent* event) {
   if (added) scene_->selectNodes({added.value});
   event->acceptProposedAction();
   setFocus(Qt::OtherFocusReason);
+}
+
+void GraphView::setMinimapVisible(bool on) { minimap_->setVisible(on); }
+
+void GraphView::resizeEvent(QResizeEvent* event) {
+  QGraphicsView::resizeEvent(event);
+  minimap_->place();
+}
+
+void GraphView::scrollContentsBy(int dx, int dy) {
+  // Scrolling the viewport moves its child widgets too; the minimap stays in its corner.
+  QGraphicsView::scrollContentsBy(dx, dy);
+  minimap_->place();
 }
 
 void GraphView::drawBackground(QPainter* p, const QRectF& rect) {

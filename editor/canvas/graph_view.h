@@ -14,6 +14,7 @@
 namespace nl::editor {
 
 class GraphScene;
+class MinimapView;
 class SearchPopup;
 
 class GraphView : public QGraphicsView {
@@ -28,6 +29,7 @@ class GraphView : public QGraphicsView {
   GraphScene* graphScene() const { return scene_; }
   double zoom() const { return transform().m11(); }
   SearchPopup* searchPopup() const { return search_; }
+  MinimapView* minimap() const { return minimap_; }
 
   // Where a layer added at `scene_pos` goes: its header centred on the point (snapped to
   // the grid when snapping is on).
@@ -38,6 +40,7 @@ class GraphView : public QGraphicsView {
   void fitToView();
   void zoomBy(double factor);
   void setSnapToGrid(bool on);
+  void setMinimapVisible(bool on);
 
   // Opens search-to-add; the chosen layer is added at `scene_pos`.
   void openSearch(QPointF scene_pos);
@@ -68,6 +71,8 @@ class GraphView : public QGraphicsView {
   void dragMoveEvent(QDragMoveEvent* event) override;
   void dropEvent(QDropEvent* event) override;
   void drawBackground(QPainter* painter, const QRectF& rect) override;
+  void resizeEvent(QResizeEvent* event) override;
+  void scrollContentsBy(int dx, int dy) override;
 
  private:
   struct PendingWire {
@@ -81,6 +86,7 @@ class GraphView : public QGraphicsView {
 
   GraphScene* scene_;
   SearchPopup* search_;
+  MinimapView* minimap_;
   QPointF search_at_;
   std::optional<PendingWire> search_wire_;
   bool panning_ = false;

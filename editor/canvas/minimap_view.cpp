@@ -1,0 +1,82 @@
+// The canvas minimap (see minimap_view.h).
+#include "editor/canvas/minimap_view.h"
+
+#include <QMouseEvent>
+#include <QScrollBar>
+
+#include "editor/canvas/graph_view.h"
+#include "editor/canvas/node_style.h"
+
+namespace nl::editor {
+
+namespace {
+constexpr int kWidth = 220, kHeight = 140, kMargin = 12;
+}
+
+MinimapView::MinimapView(GraphView* canvas) : QGraphicsView(canvas->scene(), canvas->viewport()), canvas_(canvas) {
+  setInteractive(false);  // an overview: items are not selected or dragged here
+  setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+  setVerticalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+  setRenderHints(QPainter::Antialiasing);
+  setFrameShape(QFrame::Box);
+  setCursor(Qt::PointingHandCursor);
+  setToolTip(tr("Overview: click or drag to move the canvas"));
+  resize(kWidth, kHeight);
+  // The outline follows the canvas' scrolling and zooming (both move its scroll bars).
+  connect(canvas->horizontalScrollBar(), &QScrollBar::valueChanged, viewport(), qOverload<>(&QWidget::update));
+  connect(canvas->verticalScrollBar(), &QScrollBar::valueChanged, viewport(), qOverload<>(&QWidget::update));
+  connect(canvas->scene(), &QGraphicsScene::changed, this, [this] { refit(); });
+  place();
+  refit();
+}
+
+void MinimapView::refit() {
+  QRectF items = scene()->itemsBoundingRect();
+  if (items.isEmpty()) return;
+  fitInView(items.adjusted(-40, -40, 40, 40), Qt::KeepAspectRatio);
+  viewport()->update();
+}
+
+QRectF MinimapView::canvasRect() const {
+  return canvas_->mapToScene(canvas_->viewport()->rect()).boundingRect();
+}
+
+void MinimapView::place() {
+  // From the canvas' own size: during its resize event the viewport may not be laid out yet.
+  // (Scroll bars are off, so the viewport is the canvas minus its frame.)
+  QSize host = canvas_->size() - QSize(2 * canvas_->frameWidth(), 2 * canvas_->frameWidth());
+  move(host.width() - width() - kMargin, host.height() - height() - kMargin);
+}
+
+void MinimapView::drawBackground(QPainter* p, const QRectF& rect) {
+  QColor background = CanvasColors::current().background;
+  background.setAlpha(235);
+  p->fillRect(rect, background);
+}
+
+void MinimapView::drawForeground(QPainter* p, const QRectF&) {
+  // The visible part of the canvas; a cosmetic pen keeps it one pixel wide at any scale.
+  QPen pen(QColor("#ffb300"), 2);
+  pen.setCosmetic(true);
+  p->setPen(pen);
+  p->setBrush(QColor(255, 179, 0, 40));
+  p->drawRect(canvasRect());
+}
+
+void MinimapView::mousePressEvent(QMouseEvent* event) {
+  if (event->button() != Qt::LeftButton) return QGraphicsView::mousePressEvent(event);
+  canvas_->centerOn(mapToScene(event->position().toPoint()));
+  viewport()->update();
+  event->accept();
+}
+
+void MinimapView::mouseMoveEvent(QMouseEvent* event) {
+  if (!(event->buttons() & Qt::LeftButton)) return QGraphicsView::mouseMoveEvent(event);
+  canvas_->centerOn(mapToScene(event->position().toPoint()));
+  viewport()->update();
+  event->accept();
+}
+
+void MinimapView::wheelEvent(QWheelEvent* event) { event->ignore(); }  // the canvas zooms, not the overview
+
+}  // namespace nl::editor
