@@ -8,6 +8,7 @@ packages=(
   libopenblas-dev libopenblas-openmp-dev
   zlib1g-dev libpng-dev libjpeg-dev
   qt6-base-dev
+  qt6-charts-dev libqt6opengl6-dev qt6-svg-dev  # training dashboard: charts, SVG export
   nlohmann-json3-dev
   libonnx-dev libprotobuf-dev protobuf-compiler
   libgraphviz-dev

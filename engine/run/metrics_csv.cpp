@@ -44,6 +44,12 @@ void SinkFanout::on_step(const StepMetrics& m) {
 void SinkFanout::on_epoch(const EpochMetrics& m) {
   for (auto* s : sinks_) s->on_epoch(m);
 }
+void SinkFanout::on_layer_statistics(const LayerStatisticsEvent& e) {
+  for (auto* s : sinks_) s->on_layer_statistics(e);
+}
+void SinkFanout::on_validation(const ValidationReport& r) {
+  for (auto* s : sinks_) s->on_validation(r);
+}
 void SinkFanout::on_message(const std::string& m) {
   for (auto* s : sinks_) s->on_message(m);
 }

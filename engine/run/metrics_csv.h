@@ -36,6 +36,8 @@ class SinkFanout : public TrainingSink {
   void add(TrainingSink* sink) { sinks_.push_back(sink); }
   void on_step(const StepMetrics& m) override;
   void on_epoch(const EpochMetrics& m) override;
+  void on_layer_statistics(const LayerStatisticsEvent& e) override;
+  void on_validation(const ValidationReport& r) override;
   void on_message(const std::string& m) override;
   void on_finished(const RunResult& r) override;
 

@@ -2,6 +2,7 @@
 #include "engine/run/trainer.h"
 
 #include <chrono>
+#include <algorithm>
 #include <cmath>
 #include <thread>
 
@@ -9,6 +10,7 @@
 #include "engine/io/safetensors.h"
 #include "engine/ops/ops.h"
 #include "engine/optim/clip_grad.h"
+#include "engine/run/layer_statistics.h"
 
 namespace nl::run {
 
@@ -56,6 +58,35 @@ double count_top_k(const Tensor& logits, const Tensor& target, int k) {
   return hits;
 }
 
+// Adds a batch's predictions to the confusion matrix and keeps its first samples until
+// `max_samples` are kept.
+void add_to_report(ValidationReport& report, const data::Batch& batch, const Tensor& logits, int64_t max_samples) {
+  const int64_t n = logits.size(0), c = logits.size(1);
+  if (report.num_classes == 0) {
+    report.num_classes = c;
+    report.confusion.assign(c * c, 0);
+  }
+  NL_CHECK(report.num_classes == c, "validation: the model's outputs changed from ", report.num_classes, " to ", c,
+           " classes between batches");
+  auto predicted = argmax(logits, 1).to_vector<int64_t>();
+  auto labels = batch.targets.to(DType::Int64).to_vector<int64_t>();
+  for (int64_t i = 0; i < n; ++i)
+    if (labels[i] >= 0 && labels[i] < c) report.confusion[labels[i] * c + predicted[i]] += 1;
+  const int64_t keep = std::min<int64_t>(n, max_samples - static_cast<int64_t>(report.samples.size()));
+  if (keep <= 0) return;
+  Tensor inputs = batch.inputs.to(Device::cpu()).to(DType::Float32).contiguous();
+  const int64_t per_sample = n > 0 ? inputs.numel() / n : 0;
+  const float* p = inputs.data<float>();
+  for (int64_t i = 0; i < keep; ++i) {
+    ValidationReport::Sample s;
+    for (int d = 1; d < inputs.dim(); ++d) s.shape.push_back(inputs.size(d));
+    s.values.assign(p + i * per_sample, p + (i + 1) * per_sample);
+    s.label = labels[i];
+    s.predicted = predicted[i];
+    report.samples.push_back(std::move(s));
+  }
+}
+
 }  // namespace
 
 Trainer::Trainer(std::shared_ptr<nn::Module> model, std::shared_ptr<optim::Optimizer> optimizer,
@@ -67,9 +98,35 @@ Trainer::Trainer(std::shared_ptr<nn::Module> model, std::shared_ptr<optim::Optim
   NL_CHECK(options_.loss != nullptr, "Trainer: no loss function given");
 }
 
-bool Trainer::wait_while_paused() {
-  while (paused_.load() && !stop_.load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+bool Trainer::wait_while_paused(TrainingSink* sink) {
+  save_requested_checkpoint(sink);
+  while (paused_.load() && !stop_.load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    save_requested_checkpoint(sink);
+  }
   return !stop_.load();
+}
+
+void Trainer::request_checkpoint(const std::string& path) {
+  std::lock_guard<std::mutex> lock(checkpoint_mutex_);
+  requested_checkpoint_ = path;
+  checkpoint_requested_.store(true);
+}
+
+void Trainer::save_requested_checkpoint(TrainingSink* sink) {
+  if (!checkpoint_requested_.load()) return;
+  std::string path;
+  {
+    std::lock_guard<std::mutex> lock(checkpoint_mutex_);
+    path = std::move(requested_checkpoint_);
+    checkpoint_requested_.store(false);
+  }
+  try {
+    save_checkpoint(path);
+    if (sink) sink->on_message("checkpoint saved: " + path);
+  } catch (const std::exception& e) {
+    if (sink) sink->on_message(std::string("checkpoint not saved: ") + e.what());
+  }
 }
 
 void Trainer::report_checkpoint(TrainingSink* sink, const std::string& what) {
@@ -103,7 +160,7 @@ RunResult Trainer::fit(data::DataLoader& train, data::DataLoader* validation, Tr
     const double epoch_start = seconds_now();
 
     while (true) {
-      if (!wait_while_paused()) {
+      if (!wait_while_paused(sink)) {
         report_checkpoint(sink, "stopped");
         return finish(RunStatus::Stopped, "stopped by request at epoch " + std::to_string(epoch_ + 1) + ", batch " +
                                               std::to_string(batch_in_epoch_));
@@ -123,6 +180,13 @@ RunResult Trainer::fit(data::DataLoader& train, data::DataLoader* validation, Tr
                                              "); try a lower learning rate or gradient clipping");
       }
       loss.backward();
+      const bool last_of_epoch = batch_in_epoch_ + 1 == batches;
+      if (sink && options_.layer_statistics_every > 0 &&
+          ((global_step_ + 1) % options_.layer_statistics_every == 0 || last_of_epoch)) {
+        LayerStatisticsEvent stats = layer_statistics(*model_);
+        stats.global_step = global_step_ + 1;
+        sink->on_layer_statistics(stats);
+      }
       if (options_.clip_grad_norm > 0) optim::clip_grad_norm_(model_->parameters(), options_.clip_grad_norm);
       optimizer_->step();
       if (scheduler_) scheduler_->step();
@@ -153,7 +217,11 @@ RunResult Trainer::fit(data::DataLoader& train, data::DataLoader* validation, Tr
     em.train_loss = epoch_sums_.samples > 0 ? epoch_sums_.loss / epoch_sums_.samples : 0;
     em.train_accuracy = epoch_sums_.samples > 0 ? epoch_sums_.correct / epoch_sums_.samples : 0;
     if (validation) {
-      EpochMetrics v = evaluate(*validation);
+      ValidationReport report;
+      report.epoch = epoch_;
+      const bool reporting = sink && options_.classification;
+      EpochMetrics v = evaluate(*validation, reporting ? &report : nullptr);
+      if (reporting) sink->on_validation(report);
       em.has_validation = true;
       em.val_loss = v.val_loss;
       em.val_accuracy = v.val_accuracy;
@@ -189,7 +257,9 @@ RunResult Trainer::fit(data::DataLoader& train, data::DataLoader* validation, Tr
   return finish(RunStatus::Completed, "completed " + std::to_string(epoch_) + " epochs");
 }
 
-EpochMetrics Trainer::evaluate(data::DataLoader& loader) {
+EpochMetrics Trainer::evaluate(data::DataLoader& loader) { return evaluate(loader, nullptr); }
+
+EpochMetrics Trainer::evaluate(data::DataLoader& loader, ValidationReport* report) {
   const bool was_training = model_->is_training();
   model_->eval();
   NoGradGuard ng;
@@ -201,6 +271,7 @@ EpochMetrics Trainer::evaluate(data::DataLoader& loader) {
     if (options_.classification) {
       correct += count_correct(out, b.targets);
       top_k += count_top_k(out, b.targets, options_.top_k);
+      if (report) add_to_report(*report, b, out, options_.validation_samples);
     }
     samples += n;
   }

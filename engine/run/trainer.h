@@ -13,6 +13,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "engine/data/dataloader.h"
@@ -37,6 +38,11 @@ struct TrainerOptions {
   double early_stopping_min_delta = 0;
   std::string checkpoint_dir;        // empty: no automatic checkpoints
   bool checkpoint_every_epoch = true;
+  // Sink extras, for dashboards: per-layer norms and histograms every this many steps (and
+  // on the last step of each epoch; 0: never), and this many validation samples with their
+  // predictions beside the confusion matrix after each epoch (classification only).
+  int64_t layer_statistics_every = 0;
+  int64_t validation_samples = 0;
 };
 
 class Trainer {
@@ -57,6 +63,9 @@ class Trainer {
   void request_stop() { stop_.store(true); }
   void set_paused(bool paused) { paused_.store(paused); }
   bool paused() const { return paused_.load(); }
+  // Saves a checkpoint to `path` at the next step boundary (at once while paused) and
+  // reports "checkpoint saved: PATH" or the error through the sink's on_message.
+  void request_checkpoint(const std::string& path);
 
   // Checkpoints (safetensors, written atomically). See Note [Resume equality].
   void save_checkpoint(const std::string& path) const;
@@ -69,7 +78,9 @@ class Trainer {
   struct Sums {
     double loss = 0, correct = 0, samples = 0;
   };
-  bool wait_while_paused();
+  bool wait_while_paused(TrainingSink* sink);
+  void save_requested_checkpoint(TrainingSink* sink);
+  EpochMetrics evaluate(data::DataLoader& loader, ValidationReport* report);
   void report_checkpoint(TrainingSink* sink, const std::string& what);
 
   std::shared_ptr<nn::Module> model_;
@@ -78,6 +89,9 @@ class Trainer {
   TrainerOptions options_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> paused_{false};
+  std::mutex checkpoint_mutex_;
+  std::string requested_checkpoint_;  // guarded by checkpoint_mutex_
+  std::atomic<bool> checkpoint_requested_{false};
 
   // Position: the epoch in progress and the batches of it already done.
   int64_t epoch_ = 0;
