@@ -18,6 +18,7 @@
 #include <QTimer>
 #include <QToolBar>
 
+#include "app/gui/run/training_ui.h"
 #include "editor/canvas/graph_scene.h"
 #include "editor/canvas/graph_view.h"
 #include "editor/layout/auto_layout.h"
@@ -41,6 +42,7 @@ MainWindow::MainWindow(QWidget* parent)
   setCentralWidget(view_);
   createDocks();
   createActions();
+  training_ = new TrainingUi(*this, doc_, session_, scene_);
 
   connect(&doc_, &editor::GraphDocument::dirtyChanged, this, &MainWindow::updateTitle);
   connect(&doc_, &editor::GraphDocument::graphReset, this, &MainWindow::updateTitle);

@@ -27,6 +27,8 @@ class SummaryWidget;
 
 namespace nl::app {
 
+class TrainingUi;
+
 class MainWindow : public QMainWindow {
   Q_OBJECT
 
@@ -45,6 +47,8 @@ class MainWindow : public QMainWindow {
   const ProjectSession& session() const { return session_; }
   QStringList recentFiles() const;
   Theme theme() const { return theme_; }
+  // The Train menu, settings and dashboard docks (app/gui/run/training_ui.h).
+  TrainingUi* training() const { return training_; }
 
   // The example projects offered by File ▸ New from Template.
   static QStringList templatePaths();
@@ -95,6 +99,7 @@ class MainWindow : public QMainWindow {
   QMenu* recent_menu_ = nullptr;
   QMenu* view_menu_ = nullptr;
   Theme theme_ = Theme::Light;
+  TrainingUi* training_ = nullptr;
 };
 
 }  // namespace nl::app

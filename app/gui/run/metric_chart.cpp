@@ -1,0 +1,169 @@
+// A line chart of one metric over steps (see metric_chart.h).
+#include "app/gui/run/metric_chart.h"
+
+#include <QAreaSeries>
+#include <QChart>
+#include <QLegendMarker>
+#include <QLineSeries>
+#include <QLogValueAxis>
+#include <QPen>
+#include <QValueAxis>
+#include <cmath>
+
+namespace nl::app {
+
+MetricChart::MetricChart(const QString& title, const QString& y_label, bool log_y, QWidget* parent)
+    : QChartView(parent), log_y_(log_y) {
+  auto* chart = new QChart;
+  chart->setTitle(title);
+  chart->setMargins(QMargins(4, 4, 4, 4));
+  chart->legend()->setAlignment(Qt::AlignBottom);
+  chart->legend()->setFont(QFont(font().family(), 8));
+  chart->setAnimationOptions(QChart::NoAnimation);
+  x_ = new QValueAxis;
+  x_->setTitleText(tr("step"));
+  x_->setLabelFormat("%.0f");
+  x_->setLabelsFont(QFont(font().family(), 8));
+  x_->setTitleFont(QFont(font().family(), 8));
+  chart->addAxis(x_, Qt::AlignBottom);
+  if (log_y) {
+    auto* y = new QLogValueAxis;
+    y->setLabelFormat("%.0e");
+    y->setBase(10);
+    y_ = y;
+  } else {
+    auto* y = new QValueAxis;
+    y->setLabelFormat("%.3g");
+    y_ = y;
+  }
+  y_->setTitleText(y_label);
+  y_->setLabelsFont(QFont(font().family(), 8));
+  y_->setTitleFont(QFont(font().family(), 8));
+  chart->addAxis(y_, Qt::AlignLeft);
+  setChart(chart);
+  setRenderHint(QPainter::Antialiasing);
+  setMinimumSize(220, 170);
+}
+
+QLineSeries* MetricChart::lineFor(const QString& name, const QColor& color, bool dashed, qreal width) {
+  auto it = lines_.find(name);
+  if (it != lines_.end()) return it->second;
+  auto* s = new QLineSeries;
+  s->setName(name);
+  QPen pen(color, width);
+  if (dashed) pen.setStyle(Qt::DashLine);
+  s->setPen(pen);
+  chart()->addSeries(s);
+  s->attachAxis(x_);
+  s->attachAxis(y_);
+  lines_[name] = s;
+  return s;
+}
+
+void MetricChart::setSeries(const QString& name, const QList<QPointF>& points, const QColor& color, bool dashed,
+                            qreal width) {
+  QList<QPointF> kept;
+  kept.reserve(points.size());
+  for (const QPointF& p : points)
+    if (std::isfinite(p.y()) && std::isfinite(p.x()) && (!log_y_ || p.y() > 0)) kept.push_back(p);
+  lineFor(name, color, dashed, width)->replace(kept);
+}
+
+void MetricChart::setEnvelope(const QString& name, const QList<QPointF>& lower, const QList<QPointF>& upper,
+                              const QColor& color) {
+  auto it = bands_.find(name);
+  QAreaSeries* band;
+  if (it == bands_.end()) {
+    band = new QAreaSeries(new QLineSeries(this), new QLineSeries(this));
+    band->setName(name);
+    QColor fill = color;
+    fill.setAlpha(50);
+    band->setBrush(fill);
+    band->setPen(Qt::NoPen);
+    chart()->addSeries(band);
+    band->attachAxis(x_);
+    band->attachAxis(y_);
+    bands_[name] = band;
+    // The band is decoration: keep it out of the legend.
+    for (auto* marker : chart()->legend()->markers(band)) marker->setVisible(false);
+  } else {
+    band = it->second;
+  }
+  band->lowerSeries()->replace(lower);
+  band->upperSeries()->replace(upper);
+}
+
+void MetricChart::removeSeries(const QString& name) {
+  if (auto it = lines_.find(name); it != lines_.end()) {
+    chart()->removeSeries(it->second);
+    delete it->second;
+    lines_.erase(it);
+  }
+  if (auto it = bands_.find(name); it != bands_.end()) {
+    chart()->removeSeries(it->second);
+    delete it->second;
+    bands_.erase(it);
+  }
+}
+
+void MetricChart::removeSeriesExcept(const QStringList& keep) {
+  QStringList names = seriesNames();
+  for (auto& [n, b] : bands_)
+    if (!names.contains(n)) names.push_back(n);
+  for (const QString& n : names)
+    if (!keep.contains(n)) removeSeries(n);
+}
+
+void MetricChart::clearAll() { removeSeriesExcept({}); }
+
+int MetricChart::pointCount(const QString& name) const {
+  auto it = lines_.find(name);
+  return it == lines_.end() ? 0 : it->second->count();
+}
+
+QStringList MetricChart::seriesNames() const {
+  QStringList out;
+  for (const auto& [n, s] : lines_) out.push_back(n);
+  return out;
+}
+
+void MetricChart::setYRange(double lo, double hi) {
+  fixed_y_ = true;
+  y_->setRange(lo, hi);
+}
+
+void MetricChart::rescale() {
+  double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+  auto take = [&](const QList<QPointF>& pts) {
+    for (const QPointF& p : pts) {
+      x0 = std::min(x0, p.x());
+      x1 = std::max(x1, p.x());
+      y0 = std::min(y0, p.y());
+      y1 = std::max(y1, p.y());
+    }
+  };
+  for (const auto& [n, s] : lines_) take(s->points());
+  for (const auto& [n, b] : bands_) {
+    take(b->lowerSeries()->points());
+    take(b->upperSeries()->points());
+  }
+  if (!std::isfinite(x0)) {
+    x_->setRange(0, 1);
+    if (!fixed_y_) y_->setRange(log_y_ ? 1e-3 : 0, 1);
+    return;
+  }
+  x_->setRange(std::min(x0, 0.0), x1 > x0 ? x1 : x0 + 1);
+  if (fixed_y_) return;
+  if (log_y_) {
+    double lo = std::pow(10, std::floor(std::log10(std::max(y0, 1e-30))));
+    double hi = std::pow(10, std::ceil(std::log10(std::max(y1, lo * 10))));
+    if (hi <= lo) hi = lo * 10;
+    y_->setRange(lo, hi);
+  } else {
+    double pad = (y1 - y0) * 0.05;
+    if (pad <= 0) pad = std::max(std::abs(y1) * 0.05, 1e-6);
+    y_->setRange(y0 - pad, y1 + pad);
+  }
+}
+
+}  // namespace nl::app
