@@ -161,6 +161,7 @@ void RunController::stop() {
     std::lock_guard<std::mutex> lock(mutex_);
     if (trainer_) trainer_->request_stop();
   }
+  steps_at_stop_ = steps_taken_.load();
   setState(State::Stopping);
 }
 

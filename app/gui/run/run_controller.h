@@ -94,6 +94,9 @@ class RunController : public QObject {
   // Optimiser steps the worker has reported so far in this run (read from any thread; it
   // leads what the UI has been shown).
   int64_t stepsTaken() const { return steps_taken_.load(); }
+  // stepsTaken() read just after the last stop() set the stop flag: the run ends at most one
+  // step (the one in flight) later.
+  int64_t stepsAtStopRequest() const { return steps_at_stop_; }
   // Event batches delivered so far (for tests of the coalescing).
   int64_t deliveries() const { return deliveries_; }
 
@@ -127,6 +130,7 @@ class RunController : public QObject {
   std::atomic<bool> stop_requested_{false}, pause_requested_{false};
   std::atomic<int64_t> steps_taken_{0};
   int64_t deliveries_ = 0;
+  int64_t steps_at_stop_ = 0;
   std::vector<std::string> class_names_;  // guarded by mutex_
   run::RunResult result_;
   std::map<std::string, Tensor> trained_weights_;
