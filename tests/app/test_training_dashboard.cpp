@@ -125,7 +125,9 @@ class TestTrainingDashboard : public QObject {
     const int64_t total = cm->cell(0, 0) + cm->cell(0, 1) + cm->cell(1, 0) + cm->cell(1, 1);
     QCOMPARE(total, int64_t{200});
     QCOMPARE(double(cm->cell(0, 0) + cm->cell(1, 1)) / total, r.last_epoch.val_accuracy);
-    QCOMPARE(d->sampleView()->sampleCount(), 16);
+    // Two input features: the whole validation set, drawn as a scatter.
+    QCOMPARE(d->sampleView()->sampleCount(), 200);
+    QVERIFY(!d->sampleView()->showsImages());
 
     // The run is kept beside the project: settings, metrics, TensorBoard events, result.
     QDir run(t->currentRunFolder());

@@ -13,6 +13,7 @@
 #include <QJsonObject>
 #include <QLabel>
 #include <QListWidget>
+#include <QLocale>
 #include <QPainter>
 #include <QProgressBar>
 #include <QPushButton>
@@ -140,7 +141,10 @@ DashboardWidget::DashboardWidget(QWidget* parent) : QWidget(parent), redraw_time
   auto* stats = new QHBoxLayout;
   stats->addWidget(status_);
   stats->addWidget(progress_);
-  for (QLabel* l : {progress_text_, time_, speed_, memory_, final_accuracy_}) stats->addWidget(l);
+  for (QLabel* l : {progress_text_, time_, speed_, memory_, final_accuracy_}) {
+    stats->addSpacing(8);
+    stats->addWidget(l);
+  }
   stats->addStretch(1);
 
   message_ = statLabel("runMessageLabel");
@@ -485,7 +489,7 @@ void DashboardWidget::updateStats() {
     double sum = 0;
     size_t n = 0;
     for (auto it = metrics_.steps.rbegin(); it != metrics_.steps.rend() && n < 20; ++it, ++n) sum += it->samples_per_second;
-    speed_->setText(tr("%1 samples/s").arg(sum / std::max<size_t>(1, n), 0, 'f', 0));
+    speed_->setText(tr("%1 samples/s").arg(QLocale().toString(sum / std::max<size_t>(1, n), 'f', 0)));
   }
   const double rss = residentBytes();
   memory_->setText(rss > 0 ? tr("memory %1 MB").arg(rss / (1024.0 * 1024.0), 0, 'f', 0) : QString());

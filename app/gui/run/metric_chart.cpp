@@ -22,6 +22,7 @@ MetricChart::MetricChart(const QString& title, const QString& y_label, bool log_
   chart->setAnimationOptions(QChart::NoAnimation);
   x_ = new QValueAxis;
   x_->setTitleText(tr("step"));
+  x_->setTitleVisible(false);  // every chart's x axis is the step; the room goes to the plot
   x_->setLabelFormat("%.0f");
   x_->setLabelsFont(QFont(font().family(), 8));
   x_->setTitleFont(QFont(font().family(), 8));
@@ -37,6 +38,7 @@ MetricChart::MetricChart(const QString& title, const QString& y_label, bool log_
     y_ = y;
   }
   y_->setTitleText(y_label);
+  y_->setTitleVisible(false);  // the chart's title names the metric
   y_->setLabelsFont(QFont(font().family(), 8));
   y_->setTitleFont(QFont(font().family(), 8));
   chart->addAxis(y_, Qt::AlignLeft);
@@ -67,6 +69,8 @@ void MetricChart::setSeries(const QString& name, const QList<QPointF>& points, c
   for (const QPointF& p : points)
     if (std::isfinite(p.y()) && std::isfinite(p.x()) && (!log_y_ || p.y() > 0)) kept.push_back(p);
   lineFor(name, color, dashed, width)->replace(kept);
+  // One curve needs no legend; the room goes to the plot.
+  chart()->legend()->setVisible(lines_.size() > 1);
 }
 
 void MetricChart::setEnvelope(const QString& name, const QList<QPointF>& lower, const QList<QPointF>& upper,
@@ -153,6 +157,7 @@ void MetricChart::rescale() {
     return;
   }
   x_->setRange(std::min(x0, 0.0), x1 > x0 ? x1 : x0 + 1);
+  x_->applyNiceNumbers();
   if (fixed_y_) return;
   if (log_y_) {
     double lo = std::pow(10, std::floor(std::log10(std::max(y0, 1e-30))));
@@ -162,7 +167,11 @@ void MetricChart::rescale() {
   } else {
     double pad = (y1 - y0) * 0.05;
     if (pad <= 0) pad = std::max(std::abs(y1) * 0.05, 1e-6);
-    y_->setRange(y0 - pad, y1 + pad);
+    // Losses, rates and throughputs are never negative: no axis below zero for them.
+    const double lo = y0 >= 0 ? std::max(0.0, y0 - pad) : y0 - pad;
+    auto* axis = static_cast<QValueAxis*>(y_);
+    axis->setRange(lo, y1 + pad);
+    axis->applyNiceNumbers();
   }
 }
 

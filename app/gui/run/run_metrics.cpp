@@ -48,7 +48,7 @@ void RunMetrics::addLayerStatistics(const run::LayerStatisticsEvent& e) {
       size_t keep = 0;
       const size_t n = s.histogram_steps.size();
       for (size_t i = 0; i < n; ++i)
-        if (i % 2 == 1 || i == n - 1) {
+        if (i % 2 == 0 || i == n - 1) {  // the first and the newest stay
           s.histogram_steps[keep] = s.histogram_steps[i];
           s.weights[keep] = std::move(s.weights[i]);
           s.gradients[keep] = std::move(s.gradients[i]);

@@ -139,7 +139,7 @@ void ConfusionMatrixView::paintEvent(QPaintEvent*) {
              tr("Validation, epoch %1: rows true class, columns predicted").arg(epoch_ + 1));
   const int side = std::min(width() - label_w - 8, height() - title_h - label_w / 2 - 8);
   if (side < 20) return;
-  const double cell_size = double(side) / classes_;
+  const double cell_size = std::min(90.0, double(side) / classes_);
   const QPointF origin(label_w, title_h + 20);
   std::vector<int64_t> row_sum(classes_, 0);
   for (int64_t t = 0; t < classes_; ++t)
@@ -255,17 +255,27 @@ void SampleGridView::paintEvent(QPaintEvent*) {
       y0 = std::min(y0, s.values[1]);
       y1 = std::max(y1, s.values[1]);
     }
-    const QRectF plot = QRectF(rect()).adjusted(24, 24, -24, -24);
+    // Equal scales on both axes: the classes' shapes are what the picture is for.
+    const QRectF area = QRectF(rect()).adjusted(24, 26, -24, -12);
+    const double span = std::max({x1 - x0, y1 - y0, 1e-6f});
+    const double scale = std::min(area.width(), area.height()) / span;
+    const QRectF plot(area.center().x() - (x1 - x0) * scale / 2, area.center().y() - (y1 - y0) * scale / 2,
+                      (x1 - x0) * scale, (y1 - y0) * scale);
     p.setRenderHint(QPainter::Antialiasing);
     p.setPen(palette().text().color());
+    int wrong = 0;
+    for (const auto& s : samples_) wrong += s.label != s.predicted;
     p.drawText(QRectF(0, 0, width(), 20), Qt::AlignCenter,
-               tr("Validation samples: fill = predicted class, ring = true class"));
+               tr("%1 validation samples, coloured by predicted class; %2 misclassified (red ring)")
+                   .arg(samples_.size())
+                   .arg(wrong));
     for (const auto& s : samples_) {
-      const double px = plot.left() + (x1 > x0 ? (s.values[0] - x0) / (x1 - x0) : 0.5) * plot.width();
-      const double py = plot.bottom() - (y1 > y0 ? (s.values[1] - y0) / (y1 - y0) : 0.5) * plot.height();
+      const double px = plot.left() + (s.values[0] - x0) * scale;
+      const double py = plot.bottom() - (s.values[1] - y0) * scale;
+      const bool right = s.label == s.predicted;
       p.setBrush(classColor(s.predicted));
-      p.setPen(QPen(s.label == s.predicted ? classColor(s.label).darker(150) : classColor(s.label), 2.5));
-      p.drawEllipse(QPointF(px, py), 5, 5);
+      p.setPen(right ? QPen(classColor(s.predicted).darker(150), 1) : QPen(QColor(214, 39, 40), 2.5));
+      p.drawEllipse(QPointF(px, py), right ? 3.5 : 6, right ? 3.5 : 6);
     }
     return;
   }

@@ -162,6 +162,13 @@ bool TrainingUi::startRun(const QString& checkpoint) {
   request.baseDir = session_.path.isEmpty() ? QDir::currentPath() : QFileInfo(session_.path).absolutePath();
   request.continueFromWeights = continue_weights_->isChecked() && continue_weights_->isEnabled();
   request.resumeCheckpoint = checkpoint;
+  // Two features are drawn as a scatter of the whole validation set; images as a grid of 32.
+  request.validationSamples = 32;
+  for (graph::NodeId id : request.project.graph.nodes_of_type("Input")) {
+    auto shape = std::get<std::vector<int64_t>>(request.project.graph.attribute(id, "shape"));
+    if (shape.size() == 2 && shape[1] == 2) request.validationSamples = 1000;
+    break;
+  }
 
   // A folder per run: settings now, metrics and TensorBoard events as it goes, result at the end.
   QDir runs(runsFolder());
