@@ -5,6 +5,7 @@
 #include <QFile>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <new>
 
 #include "app/tensorboard/event_writer.h"
 #include "engine/core/error.h"
@@ -235,7 +236,9 @@ void RunController::work() {
     }
     result = run::RunResult{};
     result.status = run::RunStatus::Failed;
-    result.message = e.what();
+    result.message = dynamic_cast<const std::bad_alloc*>(&e)
+                         ? "out of memory: the model or a batch does not fit; try a smaller batch size"
+                         : e.what();
     sinks.on_finished(result);
   }
   if (!request_.runDir.isEmpty()) {

@@ -176,9 +176,11 @@ void ConfusionMatrixView::paintEvent(QPaintEvent*) {
 
 SampleGridView::SampleGridView(QWidget* parent) : QWidget(parent) { setMinimumSize(200, 180); }
 
-void SampleGridView::setReport(const run::ValidationReport& r, const std::vector<std::string>& names) {
+void SampleGridView::setReport(const run::ValidationReport& r, const std::vector<std::string>& names,
+                               const QString& caption) {
   samples_ = r.samples;
   names_ = names;
+  caption_ = caption;
   images_ = !samples_.empty() && (samples_.front().shape.size() == 3 || samples_.front().shape.size() == 2);
   update();
 }
@@ -229,12 +231,14 @@ void SampleGridView::paintEvent(QPaintEvent*) {
     const int cols = std::max(1, static_cast<int>(std::ceil(std::sqrt(n * double(width()) / std::max(1, height())))));
     const int rows = (n + cols - 1) / cols;
     const int label_h = fontMetrics().height() + 2;
-    const double cw = double(width()) / cols, ch = double(height()) / rows;
+    const int top = caption_.isEmpty() ? 0 : label_h + 2;
+    if (top) p.drawText(QRect(0, 0, width(), label_h), Qt::AlignCenter, caption_);
+    const double cw = double(width()) / cols, ch = double(height() - top) / rows;
     const double side = std::max(8.0, std::min(cw - 6, ch - label_h - 6));
     p.setRenderHint(QPainter::SmoothPixmapTransform, false);
     for (int i = 0; i < n; ++i) {
       const auto& s = samples_[i];
-      const double x = (i % cols) * cw + (cw - side) / 2, y = (i / cols) * ch + 2;
+      const double x = (i % cols) * cw + (cw - side) / 2, y = top + (i / cols) * ch + 2;
       p.drawImage(QRectF(x, y, side, side), sampleImage(s));
       const bool right = s.label == s.predicted;
       p.setPen(QPen(right ? QColor(44, 160, 44) : QColor(214, 39, 40), 2));
@@ -266,9 +270,10 @@ void SampleGridView::paintEvent(QPaintEvent*) {
     int wrong = 0;
     for (const auto& s : samples_) wrong += s.label != s.predicted;
     p.drawText(QRectF(0, 0, width(), 20), Qt::AlignCenter,
-               tr("%1 validation samples, coloured by predicted class; %2 misclassified (red ring)")
-                   .arg(samples_.size())
-                   .arg(wrong));
+               caption_.isEmpty() ? tr("%1 validation samples, coloured by predicted class; %2 misclassified (red ring)")
+                                        .arg(samples_.size())
+                                        .arg(wrong)
+                                  : caption_);
     for (const auto& s : samples_) {
       const double px = plot.left() + (s.values[0] - x0) * scale;
       const double py = plot.bottom() - (s.values[1] - y0) * scale;

@@ -56,7 +56,9 @@ class SampleGridView : public QWidget {
 
  public:
   explicit SampleGridView(QWidget* parent = nullptr);
-  void setReport(const run::ValidationReport& report, const std::vector<std::string>& class_names);
+  // `caption` replaces the heading (the dataset preview shows true labels only).
+  void setReport(const run::ValidationReport& report, const std::vector<std::string>& class_names,
+                 const QString& caption = QString());
   void clear();
   int sampleCount() const { return static_cast<int>(samples_.size()); }
   bool showsImages() const { return images_; }
@@ -68,6 +70,7 @@ class SampleGridView : public QWidget {
  private:
   std::vector<run::ValidationReport::Sample> samples_;
   std::vector<std::string> names_;
+  QString caption_;
   bool images_ = false;
 };
 

@@ -11,7 +11,12 @@
 #include <QLineEdit>
 #include <QPushButton>
 #include <QSpinBox>
+#include <QFutureWatcher>
 #include <QVBoxLayout>
+#include <QtConcurrent/QtConcurrentRun>
+
+#include "app/gui/run/run_views.h"
+#include "engine/run/training_setup.h"
 
 namespace nl::app {
 
@@ -151,10 +156,23 @@ TrainSettingsWidget::TrainSettingsWidget(QWidget* parent) : QWidget(parent) {
   error_->setStyleSheet("color: #c0392b");
   error_->hide();
 
+  preview_button_ = new QPushButton(tr("Preview Data"));
+  preview_button_->setObjectName("previewDataButton");
+  preview_text_ = new QLabel;
+  preview_text_->setObjectName("previewLabel");
+  preview_text_->setWordWrap(true);
+  preview_ = new SampleGridView;
+  preview_->setMinimumHeight(220);
+  preview_->hide();
+  connect(preview_button_, &QPushButton::clicked, this, &TrainSettingsWidget::preview);
+
   auto* outer = new QVBoxLayout(this);
   outer->addLayout(form_);
   outer->addWidget(error_);
-  outer->addStretch(1);
+  outer->addWidget(preview_button_);
+  outer->addWidget(preview_text_);
+  outer->addWidget(preview_, 1);
+  outer->addStretch(0);
 
   for (QComboBox* c : {dataset_, optimizer_, schedule_, loss_, device_})
     connect(c, &QComboBox::currentIndexChanged, this, [this] { readForm(); });
@@ -187,6 +205,66 @@ QStringList TrainSettingsWidget::availableDevices() {
   // The CUDA backend registers only when a device answers; this build has no CUDA backend
   // yet (engine/backends), so only the CPU is offered.
   return {QStringLiteral("cpu")};
+}
+
+namespace {
+
+struct PreviewResult {
+  run::ValidationReport report;
+  std::vector<std::string> class_names;
+  QString text;
+};
+
+// The first samples of the training part (scatter: a few hundred; images: sixteen).
+PreviewResult loadPreview(project::TrainingSettings s, const std::string& base_dir) {
+  PreviewResult out;
+  try {
+    run::PreparedData data = run::load_dataset(s.dataset, base_dir, s.seed);
+    const bool points = data.sample_shape.size() == 1 && data.sample_shape[0] == 2;
+    const int64_t n = std::min<int64_t>(data.train->size(), points ? 400 : 16);
+    for (int64_t i = 0; i < n; ++i) {
+      data::Example e = data.train->get(i);
+      run::ValidationReport::Sample sample;
+      Tensor x = e.input.to(DType::Float32).contiguous();
+      sample.shape.assign(x.shape().begin(), x.shape().end());
+      sample.values = x.to_vector<float>();
+      sample.label = sample.predicted = data.num_classes > 0 ? static_cast<int64_t>(e.target.item()) : 0;
+      out.report.samples.push_back(std::move(sample));
+    }
+    out.class_names = data.class_names;
+    QString shape;
+    for (int64_t d : data.sample_shape) shape += (shape.isEmpty() ? "" : "×") + QString::number(d);
+    out.text = QObject::tr("%1 training and %2 validation samples of %3, %4 classes")
+                   .arg(data.train->size())
+                   .arg(data.validation ? data.validation->size() : 0)
+                   .arg(shape)
+                   .arg(data.num_classes);
+  } catch (const std::exception& e) {
+    out.text = QString::fromUtf8(e.what());
+  }
+  return out;
+}
+
+}  // namespace
+
+void TrainSettingsWidget::preview() {
+  const int generation = ++preview_generation_;
+  preview_text_->setText(tr("Loading…"));
+  auto* watcher = new QFutureWatcher<PreviewResult>(this);
+  connect(watcher, &QFutureWatcher<PreviewResult>::finished, this, [this, watcher, generation] {
+    watcher->deleteLater();
+    if (generation != preview_generation_) return;  // a newer preview is on its way
+    PreviewResult r = watcher->result();
+    preview_text_->setText(r.text);
+    if (r.report.samples.empty()) {
+      preview_->hide();
+    } else {
+      preview_->setReport(r.report, r.class_names, tr("Training samples with their labels"));
+      preview_->show();
+    }
+    emit previewReady();
+  });
+  watcher->setFuture(QtConcurrent::run(loadPreview, settings_, base_dir_.toStdString()));
 }
 
 void TrainSettingsWidget::setSettings(const project::TrainingSettings& s) {

@@ -36,9 +36,19 @@ class TrainSettingsWidget : public QWidget {
   QSpinBox* batchSizeSpin() const { return batch_; }
   QLineEdit* learningRateEdit() const { return lr_; }
   QComboBox* optimizerCombo() const { return optimizer_; }
+  QPushButton* previewButton() const { return preview_button_; }
+  class SampleGridView* previewView() const { return preview_; }
+  QLabel* previewLabel() const { return preview_text_; }
+
+  // Relative dataset paths start here (the project's folder).
+  void setBaseDir(const QString& dir) { base_dir_ = dir; }
+  // Loads the dataset on a worker thread and shows its first samples with their labels;
+  // previewReady follows (also when the dataset cannot be read: the label says why).
+  void preview();
 
  signals:
   void settingsChanged(const nl::project::TrainingSettings& settings);
+  void previewReady();
 
  private:
   void readForm();      // form → settings_, validated; emits settingsChanged
@@ -55,6 +65,11 @@ class TrainSettingsWidget : public QWidget {
   QDoubleSpinBox *noise_, *split_, *momentum_, *weight_decay_, *beta1_, *beta2_, *gamma_, *clip_;
   QCheckBox *normalize_, *nesterov_;
   QLabel* error_;
+  QPushButton* preview_button_;
+  QLabel* preview_text_;
+  class SampleGridView* preview_;
+  QString base_dir_;
+  int preview_generation_ = 0;
 };
 
 }  // namespace nl::app

@@ -132,6 +132,7 @@ QString TrainingUi::runsFolder() const {
 
 void TrainingUi::projectChanged() {
   settings_->setSettings(session_.training);
+  settings_->setBaseDir(session_.path.isEmpty() ? QDir::currentPath() : QFileInfo(session_.path).absolutePath());
   continue_weights_->setChecked(false);
   continue_weights_->setEnabled(!session_.weights.empty());
   if (!controller_.isActive()) dashboard_->setHistoryFolder(runsFolder());
