@@ -70,8 +70,7 @@ QLabel* statLabel(const QString& name) {
 
 std::vector<double> smoothed(const std::vector<double>& values, double weight) {
   std::vector<double> out(values.size());
-  double last = 0;
-  int64_t n = 0;
+  double last = 0, power = 1;
   for (size_t i = 0; i < values.size(); ++i) {
     const double v = values[i];
     if (!std::isfinite(v)) {  // a NaN must not poison everything after it
@@ -79,9 +78,8 @@ std::vector<double> smoothed(const std::vector<double>& values, double weight) {
       continue;
     }
     last = last * weight + (1 - weight) * v;
-    ++n;
-    const double debias = weight > 0 ? 1 - std::pow(weight, static_cast<double>(n)) : 1;
-    out[i] = last / debias;
+    power *= weight;  // weight^n, n the finite values so far
+    out[i] = last / (1 - power);
   }
   return out;
 }
@@ -226,7 +224,7 @@ DashboardWidget::DashboardWidget(QWidget* parent) : QWidget(parent), redraw_time
   layer_combo_->setObjectName("layerCombo");
   weights_view_ = new DistributionView(tr("Weights over time"));
   gradients_view_ = new DistributionView(tr("Gradients over time"));
-  connect(layer_combo_, &QComboBox::currentIndexChanged, this, [this] { plotLayers(); });
+  connect(layer_combo_, &QComboBox::currentIndexChanged, this, [this] { plotLayers(true); });
   auto* layers = new QWidget;
   auto* lg = new QGridLayout(layers);
   lg->setContentsMargins(0, 0, 0, 0);
@@ -265,6 +263,8 @@ DashboardWidget::DashboardWidget(QWidget* parent) : QWidget(parent), redraw_time
   hl->addWidget(history_note);
   hl->addWidget(history_);
   tabs_->addTab(history_page, tr("History"));
+
+  connect(tabs_, &QTabWidget::currentChanged, this, [this] { redraw(); });
 
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(4, 4, 4, 4);
@@ -388,7 +388,11 @@ void DashboardWidget::plotEpochs() {
   accuracy_chart_->setSeries(tr("validation (epoch)"), val_acc, kVal, false, 2.5);
 }
 
-void DashboardWidget::plotLayers() {
+void DashboardWidget::plotLayers(bool charts) {
+  std::map<std::string, std::vector<double>> norms;
+  for (const auto& [name, s] : metrics_.layers) norms[name] = s.gradient_norms;
+  emit layerNormsChanged(norms);
+  if (!charts) return;
   // Per-layer gradient norms, decimated.
   size_t i = 0;
   for (const std::string& name : metrics_.layer_order) {
@@ -417,9 +421,6 @@ void DashboardWidget::plotLayers() {
     weights_view_->setHistograms(it->second.histogram_steps, it->second.weights);
     gradients_view_->setHistograms(it->second.histogram_steps, it->second.gradients);
   }
-  std::map<std::string, std::vector<double>> norms;
-  for (const auto& [name, s] : metrics_.layers) norms[name] = s.gradient_norms;
-  emit layerNormsChanged(norms);
 }
 
 void DashboardWidget::plotOverlays() {
@@ -450,14 +451,19 @@ void DashboardWidget::redraw() {
   redraw_pending_ = false;
   since_redraw_.start();
   ++redraws_;
-  plotSteps(loss_chart_, tr("train"), kTrain, &run::StepMetrics::loss, true);
-  plotSteps(accuracy_chart_, tr("train"), kTrain, &run::StepMetrics::accuracy, true);
-  plotSteps(lr_chart_, tr("learning rate"), kLr, &run::StepMetrics::learning_rate, false);
-  plotSteps(speed_chart_, tr("samples/s"), kSpeed, &run::StepMetrics::samples_per_second, true);
-  plotEpochs();
-  plotOverlays();
-  plotLayers();
-  for (MetricChart* c : {loss_chart_, accuracy_chart_, lr_chart_, speed_chart_}) c->rescale();
+  // Only the visible tab's charts are replotted (a chart's geometry update is the costly
+  // part); the others catch up when their tab is shown.
+  const int tab = tabs_->currentIndex();
+  if (tab == 0) {
+    plotSteps(loss_chart_, tr("train"), kTrain, &run::StepMetrics::loss, true);
+    plotSteps(accuracy_chart_, tr("train"), kTrain, &run::StepMetrics::accuracy, true);
+    plotSteps(lr_chart_, tr("learning rate"), kLr, &run::StepMetrics::learning_rate, false);
+    plotSteps(speed_chart_, tr("samples/s"), kSpeed, &run::StepMetrics::samples_per_second, true);
+    plotEpochs();
+    plotOverlays();
+    for (MetricChart* c : {loss_chart_, accuracy_chart_, lr_chart_, speed_chart_}) c->rescale();
+  }
+  plotLayers(tab == 1);
   updateStats();
   updateHints();
 }

@@ -36,7 +36,7 @@ class DashboardWidget : public QWidget {
   Q_OBJECT
 
  public:
-  static constexpr int kMaxPoints = 800;
+  static constexpr int kMaxPoints = 400;
   static constexpr int kRedrawHz = 8;
 
   explicit DashboardWidget(QWidget* parent = nullptr);
@@ -92,7 +92,7 @@ class DashboardWidget : public QWidget {
   void plotSteps(MetricChart* chart, const QString& name, const QColor& color,
                  double run::StepMetrics::*field, bool smooth);
   void plotEpochs();
-  void plotLayers();
+  void plotLayers(bool charts);  // the canvas sparklines always, the Layers tab's charts when asked
   void plotOverlays();
   void updateStats();
   void updateHints();

@@ -227,6 +227,16 @@ void RunController::work() {
     prepared->model->to(Device::cpu());
     std::map<std::string, Tensor> weights;
     for (auto& [name, t] : prepared->model->state_dict()) weights[name] = t.clone();
+    // The run folder keeps the trained model, so closing without saving loses no run.
+    if (!run_dir.empty() && result.status != run::RunStatus::Failed) {
+      project::Project trained = request_.project;
+      trained.weights = weights;
+      try {
+        project::save_project(trained, run_dir + "/model.netloom");
+      } catch (const std::exception& e) {
+        sinks.on_message(std::string("trained model not kept in the run folder: ") + e.what());
+      }
+    }
     std::lock_guard<std::mutex> lock(mutex_);
     worker_weights_ = std::move(weights);
   } catch (const std::exception& e) {

@@ -54,7 +54,7 @@ struct RunEvents {
 struct RunRequest {
   project::Project project;          // the snapshot to train (graph, weights, settings)
   QString baseDir;                    // relative dataset and checkpoint paths start here
-  QString runDir;                     // metrics.csv, TensorBoard events, checkpoints; empty: none written
+  QString runDir;  // metrics.csv, TensorBoard events, result.json, model.netloom (trained); empty: none written
   QString resumeCheckpoint;           // continue from this checkpoint file; empty: from the start
   bool continueFromWeights = false;   // start from the project's weights rather than fresh ones
   int64_t layerStatisticsEvery = 10;  // steps between per-layer norms/histograms
