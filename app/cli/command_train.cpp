@@ -1,6 +1,6 @@
 // `netloom train PROJECT [--epochs N] [--device cpu|cuda] [--data PATH] [--out DIR] …`:
-// trains the project's model with a progress bar, writes checkpoints, a metrics CSV and the
-// trained project into the output folder. Ctrl-C stops cleanly after the current step and
+// trains the project's model with a progress bar, writes checkpoints, a metrics CSV,
+// TensorBoard events and the trained project into the output folder. Ctrl-C stops cleanly after the current step and
 // saves; a second Ctrl-C ends the process at once.
 #include <atomic>
 #include <csignal>
@@ -10,6 +10,7 @@
 #include "app/cli/cli.h"
 #include "app/cli/progress_printer.h"
 #include "app/cli/project_loading.h"
+#include "app/tensorboard/event_writer.h"
 #include "engine/core/error.h"
 #include "engine/run/metrics_csv.h"
 #include "engine/run/training_run.h"
@@ -67,7 +68,8 @@ int train(const Arguments& args) {
   auto prepared = run::prepare_training_run(p, executor,
                                             {.base_dir = project_folder(project_path),
                                              .device = device,
-                                             .checkpoint_dir = (out_dir / "checkpoints").string()});
+                                             .checkpoint_dir = (out_dir / "checkpoints").string(),
+                                             .layer_statistics_every = 10});
   const run::PreparedData& data = prepared->data;
   if (prepared->continued_from_weights) {
     std::printf("continuing from the project's weights");
@@ -79,9 +81,12 @@ int train(const Arguments& args) {
 
   ProgressPrinter progress(stdout, is_terminal(stdout) && !args.flag("plain"), s.epochs);
   run::MetricsCsvWriter csv((out_dir / "metrics.csv").string());
+  // The same TensorBoard events the window's runs keep: tensorboard --logdir OUT.
+  tensorboard::EventWriter events(out_dir.string());
   run::SinkFanout sinks;
   sinks.add(&progress);
   sinks.add(&csv);
+  sinks.add(&events);
   std::printf("training %s on %s: %lld samples (%lld for validation), %lld epochs, batch %lld, %s on %s\n",
               p.name.c_str(), s.dataset.kind.c_str(), static_cast<long long>(data.train->size()),
               static_cast<long long>(data.validation ? data.validation->size() : 0), static_cast<long long>(s.epochs),
@@ -109,7 +114,7 @@ int train(const Arguments& args) {
 Command train_command() {
   return {"train",
           "PROJECT [--epochs N] [--device cpu|cuda] [--data PATH] [--out DIR]",
-          "Train the project's model; write checkpoints, metrics.csv and the trained project to DIR.",
+          "Train the project's model; write checkpoints, metrics.csv, TensorBoard events and the trained project to DIR.",
           {{"epochs", "N", "number of epochs (default: the project's setting)"},
            {"device", "DEVICE", "cpu or cuda (default: the project's setting)"},
            {"data", "PATH", "dataset file or folder (default: the project's setting)"},

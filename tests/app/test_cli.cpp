@@ -75,6 +75,7 @@ class TestCli : public QObject {
     double accuracy = std::stod(row["val_accuracy"]);
     QVERIFY2(accuracy >= 0.98, qPrintable(QString("validation accuracy %1").arg(accuracy)));
     QVERIFY(QFile::exists(out + "/checkpoints/last.safetensors"));
+    QCOMPARE(QDir(out).entryList({"events.out.tfevents.*"}).size(), 1);  // TensorBoard
     trained_ = out + "/spirals_mlp.netloom";
     QVERIFY(QFile::exists(trained_));
   }

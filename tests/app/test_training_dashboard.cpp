@@ -310,6 +310,26 @@ class TestTrainingDashboard : public QObject {
     QVERIFY(t->startAction()->isEnabled());
   }
 
+  void openingAnotherProjectDuringARunKeepsItsWeightsOut() {
+    QTemporaryDir dir;
+    MainWindow w;
+    w.show();
+    QApplication::setActiveWindow(&w);
+    QVERIFY(QTest::qWaitForWindowActive(&w));
+    QVERIFY(w.openProject(spiralsCopy(dir)));
+    app::TrainingUi* t = w.training();
+    retype(t->settingsWidget()->epochsSpin(), "500");
+    QTest::keyClick(&w, Qt::Key_F5);
+    QTRY_VERIFY_WITH_TIMEOUT(t->controller()->stepsTaken() >= 5, 60000);
+    const QString run_folder = t->currentRunFolder();
+    w.newProject();
+    t->stop();
+    QVERIFY(waitFinished(t, 30000));
+    QCOMPARE(t->controller()->result().status, run::RunStatus::Stopped);
+    QVERIFY(w.session().weights.empty());  // the new project did not get the old run's weights
+    QVERIFY(QFile::exists(run_folder + "/model.netloom"));  // the run kept them
+  }
+
   void badDataEndsWithAMessage() {
     QTemporaryDir dir;
     MainWindow w;

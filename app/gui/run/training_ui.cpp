@@ -131,6 +131,12 @@ QString TrainingUi::runsFolder() const {
 }
 
 void TrainingUi::projectChanged() {
+  if (controller_.isActive()) {
+    // Another project replaced the one being trained: the run goes on into its own folder,
+    // but its weights and sparklines no longer belong to what the window shows.
+    project_replaced_during_run_ = true;
+    node_of_module_.clear();
+  }
   settings_->setSettings(session_.training);
   settings_->setBaseDir(session_.path.isEmpty() ? QDir::currentPath() : QFileInfo(session_.path).absolutePath());
   continue_weights_->setChecked(false);
@@ -187,6 +193,7 @@ bool TrainingUi::startRun(const QString& checkpoint) {
     settings_file.write(QByteArray::fromStdString(project::to_json(request.project.training).dump(2)));
 
   node_of_module_.clear();
+  project_replaced_during_run_ = false;
   for (graph::NodeId id : request.project.graph.topological_order())
     node_of_module_[run::module_name_for(request.project.graph.node(id).name)] = id;
   clearSparklines();
@@ -222,7 +229,14 @@ void TrainingUi::saveCheckpointNow(const QString& path) {
 void TrainingUi::onFinished(const run::RunResult& result) {
   dashboard_->setFinished(result);
   updateActions();
-  if (result.status != run::RunStatus::Failed && !controller_.trainedWeights().empty()) {
+  if (project_replaced_during_run_) {
+    project_replaced_during_run_ = false;
+    dashboard_->setHistoryFolder(runsFolder());
+    window_.statusBar()->showMessage(
+        tr("Training %1; the trained model is in %2 (another project was opened meanwhile)")
+            .arg(QString::fromLatin1(run::run_status_name(result.status)), QDir::toNativeSeparators(run_dir_)),
+        10000);
+  } else if (result.status != run::RunStatus::Failed && !controller_.trainedWeights().empty()) {
     session_.weights = controller_.trainedWeights();
     continue_weights_->setEnabled(true);
     window_.statusBar()->showMessage(

@@ -85,6 +85,7 @@ class TrainingUi : public QObject {
   QDockWidget *dashboard_dock_, *settings_dock_;
   QAction *start_, *pause_, *stop_, *checkpoint_, *resume_from_;
   QString run_dir_;
+  bool project_replaced_during_run_ = false;
   std::map<std::string, graph::NodeId> node_of_module_;  // the running snapshot's layers
 };
 
