@@ -19,6 +19,7 @@
 #include <QToolBar>
 
 #include "editor/canvas/graph_scene.h"
+#include "editor/canvas/group_item.h"
 #include "editor/canvas/graph_view.h"
 #include "editor/layout/auto_layout.h"
 #include "editor/canvas/node_item.h"
@@ -221,6 +222,13 @@ void MainWindow::createActions() {
       ->setShortcut(Qt::CTRL | Qt::Key_L);
   model->addAction(tr("Auto-Layout &Top to Bottom"), this,
                    [this] { layout_->start(editor::LayoutDirection::TopToBottom); });
+  model->addSeparator();
+  canvas_action(model, tr("&Group into Block"), QKeySequence(Qt::CTRL | Qt::Key_G), &editor::GraphView::groupSelection);
+  canvas_action(model, tr("&Ungroup Block"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_G),
+                &editor::GraphView::ungroupSelection);
+  canvas_action(model, tr("&Collapse/Expand Block"), QKeySequence(Qt::CTRL | Qt::Key_E),
+                &editor::GraphView::toggleSelectedGroups);
+  model->addAction(tr("&Rename Block…"), view_, &editor::GraphView::renameSelectedGroup);
 
   QToolBar* bar = addToolBar(tr("Main"));
   bar->setObjectName("mainToolBar");
@@ -396,8 +404,11 @@ void MainWindow::addLayerAtCentre(const QString& type) {
 }
 
 void MainWindow::selectNode(graph::NodeId id) {
-  editor::NodeItem* item = scene_->nodeItem(id);
+  QGraphicsItem* item = scene_->nodeItem(id);
   if (!item) return;
+  // A node inside a collapsed block is shown by its block.
+  if (!item->isVisible())
+    if (editor::GroupItem* block = scene_->groupItemOf(id)) item = block;
   scene_->clearSelection();
   item->setSelected(true);
   view_->centerOn(item);
