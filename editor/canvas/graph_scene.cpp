@@ -14,8 +14,11 @@
 namespace nl::editor {
 
 GraphScene::GraphScene(GraphDocument& doc, QObject* parent) : QGraphicsScene(parent), doc_(doc) {
-  // A large fixed area: panning never hits an edge and adding nodes never resizes the scene
-  // (which would re-index every item of a big graph).
+  // Note [Scene rect]: a large area set by hand, so panning never hits an edge and adding
+  // nodes does not resize the scene (which would re-index every item of a big graph). It
+  // only grows, by a wide margin, when a node lands near its edge (a laid-out graph of
+  // thousands of nodes is hundreds of thousands of pixels long): items outside the rect
+  // could not be scrolled to, and the item index would pile them into its border cells.
   setSceneRect(-50000, -50000, 100000, 100000);
   connect(&doc_, &GraphDocument::nodeAdded, this, &GraphScene::addNodeItem);
   connect(&doc_, &GraphDocument::nodeRemoved, this, &GraphScene::removeNodeItem);
@@ -86,6 +89,7 @@ QPointF GraphScene::outputPortPos(graph::PortRef port) const {
 void GraphScene::addNodeItem(graph::NodeId id) {
   if (nodes_.count(id)) return;
   auto* item = new NodeItem(doc_, id);
+  keepInSceneRect(item->pos());
   addItem(item);
   nodes_[id] = item;
 }
@@ -168,10 +172,18 @@ void GraphScene::syncGroups() {
   for (auto& [edge, item] : edges_) placeEdge(item);
 }
 
+void GraphScene::keepInSceneRect(QPointF pos) {
+  constexpr double kMargin = 50000;
+  QRectF rect = sceneRect();
+  if (rect.adjusted(kMargin / 2, kMargin / 2, -kMargin / 2, -kMargin / 2).contains(pos)) return;
+  setSceneRect(rect.united(QRectF(pos - QPointF(kMargin, kMargin), QSizeF(2 * kMargin, 2 * kMargin))));
+}
+
 void GraphScene::syncNode(graph::NodeId id) {
   NodeItem* n = nodeItem(id);
   if (!n) return;
   n->sync();
+  keepInSceneRect(n->pos());
   if (GroupItem* g = groupItemOf(id)) {
     placeGroup(g);
     // A collapsed block's ports moved with it: every edge crossing its boundary follows.

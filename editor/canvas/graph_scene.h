@@ -70,6 +70,8 @@ class GraphScene : public QGraphicsScene {
   void syncNode(graph::NodeId id);
   void syncAll();
   void syncGroups();
+  // Grows the scene rectangle so a node at `pos` sits well inside it (Note [Scene rect]).
+  void keepInSceneRect(QPointF pos);
   void placeGroup(GroupItem* item);
   QRectF membersRect(const std::vector<graph::NodeId>& members) const;
   // Blocks dragged by the mouse: their members follow (merged into the drag's move).

@@ -32,6 +32,10 @@ struct NodeStyle {
   static constexpr double kPortRadius = 5.5;
   static constexpr double kCorner = 6;
   static constexpr int kKeyAttributes = 2;
+  // Note [Level of detail]: zoomed far out, text is unreadable and ports too small to hit,
+  // yet they cost most of a frame on a big graph. Below kDetailZoom nodes are plain
+  // coloured cards, edges lose their labels and ports are not drawn.
+  static constexpr double kDetailZoom = 0.35;
 
   static QColor categoryColor(const QString& category);
   static QFont titleFont();
