@@ -222,6 +222,8 @@ void MainWindow::createActions() {
       ->setShortcut(Qt::CTRL | Qt::Key_L);
   model->addAction(tr("Auto-Layout &Top to Bottom"), this,
                    [this] { layout_->start(editor::LayoutDirection::TopToBottom); });
+  QAction* cancel_layout = model->addAction(tr("&Cancel Auto-Layout"), layout_, &editor::AutoLayout::cancel);
+  connect(model, &QMenu::aboutToShow, this, [this, cancel_layout] { cancel_layout->setEnabled(layout_->isRunning()); });
   model->addSeparator();
   canvas_action(model, tr("&Group into Block"), QKeySequence(Qt::CTRL | Qt::Key_G), &editor::GraphView::groupSelection);
   canvas_action(model, tr("&Ungroup Block"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_G),
