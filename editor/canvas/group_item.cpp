@@ -29,7 +29,8 @@ void GroupItem::sync(const NodeGroup& group, const QRectF& members_rect) {
     int64_t params = 0;
     for (graph::NodeId id : group_.members)
       if (auto it = a.nodes.find(id); it != a.nodes.end()) params += it->second.cost.params;
-    lines_ = {QObject::tr("%n layer(s)", nullptr, static_cast<int>(group_.members.size())),
+    const int n = static_cast<int>(group_.members.size());
+    lines_ = {n == 1 ? QObject::tr("1 layer") : QObject::tr("%1 layers").arg(n),
               QObject::tr("params: %1").arg(QString::fromStdString(graph::human_count(params)))};
     rebuildPorts(group_boundary(doc_.graph(), group_.members));
   } else {
@@ -39,9 +40,8 @@ void GroupItem::sync(const NodeGroup& group, const QRectF& members_rect) {
     rebuildPorts({});
   }
   setPos(anchor_);
-  setToolTip(QObject::tr("Block <b>%1</b>: %n layer(s). Double-click to %2.", nullptr,
-                         static_cast<int>(group_.members.size()))
-                 .arg(QString::fromStdString(name_).toHtmlEscaped(),
+  setToolTip(QObject::tr("Block <b>%1</b> of %2 layers. Double-click to %3.")
+                 .arg(QString::fromStdString(name_).toHtmlEscaped(), QString::number(group_.members.size()),
                       group_.collapsed ? QObject::tr("expand") : QObject::tr("collapse")));
   update();
 }

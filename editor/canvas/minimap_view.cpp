@@ -5,6 +5,7 @@
 #include <QPainter>
 #include <QScrollBar>
 
+#include "editor/canvas/graph_scene.h"
 #include "editor/canvas/graph_view.h"
 #include "editor/canvas/node_style.h"
 
@@ -32,6 +33,9 @@ MinimapView::MinimapView(GraphView* canvas)
   refit_later_.setInterval(250);
   connect(&refit_later_, &QTimer::timeout, this, &MinimapView::refit);
   connect(source_, &QGraphicsScene::changed, &refit_later_, qOverload<>(&QTimer::start));
+  // A new graph (open, new project) shows at once rather than after the pause.
+  connect(&canvas->graphScene()->document(), &GraphDocument::graphReset, this,
+          [this] { QTimer::singleShot(0, this, &MinimapView::refit); });
   place();
   refit();
 }
