@@ -10,10 +10,6 @@
 
 namespace nl::editor {
 
-namespace {
-const QColor kBlockColor("#455a64");
-}
-
 GroupItem::GroupItem(GraphDocument& doc, std::string name) : doc_(doc), name_(std::move(name)) {
   setFlags(ItemIsMovable | ItemIsSelectable);
   setZValue(-1);  // expanded: behind edges and nodes
@@ -105,6 +101,7 @@ QPainterPath GroupItem::shape() const {
 void GroupItem::paint(QPainter* p, const QStyleOptionGraphicsItem*, QWidget*) {
   p->setRenderHint(QPainter::Antialiasing);
   const CanvasColors colors = CanvasColors::current();
+  const QColor kBlockColor = colors.block;
   const QColor outline = isSelected() ? QColor("#ffb300") : kBlockColor;
   const double c = NodeStyle::kCorner;
   const QString name = QString::fromStdString(name_);

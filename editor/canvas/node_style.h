@@ -18,6 +18,7 @@ struct CanvasColors {
   QColor background, grid_minor, grid_major;
   QColor node_body, node_text, node_detail;
   QColor edge, label_background, label_text;
+  QColor block;  // a block's frame title and collapsed header
 
   static CanvasColors current();  // from QGuiApplication's palette
 };
