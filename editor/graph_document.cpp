@@ -3,6 +3,7 @@
 #include "editor/graph_document.h"
 
 #include <memory>
+#include <set>
 
 #include "editor/commands/add_node_command.h"
 #include "editor/commands/connect_command.h"
@@ -12,6 +13,8 @@
 #include "editor/commands/remove_items_command.h"
 #include "editor/commands/rename_command.h"
 #include "editor/commands/set_attribute_command.h"
+#include "editor/commands/set_nodes_ui_command.h"
+#include "editor/groups/node_groups.h"
 
 namespace nl::editor {
 
@@ -109,6 +112,7 @@ EditValue<std::vector<NodeId>> GraphDocument::paste(const nlohmann::json& snippe
     refuse(out);
     return out;
   }
+  keepPastedBlocksApart(plan);
   auto* cmd = new PasteCommand(*this, std::move(plan));
   std::unique_ptr<DocumentCommand> guard(cmd);
   {
@@ -121,6 +125,94 @@ EditValue<std::vector<NodeId>> GraphDocument::paste(const nlohmann::json& snippe
   }
   refuse(out);
   return out;
+}
+
+void GraphDocument::keepPastedBlocksApart(graph::PastePlan& plan) const {
+  // A pasted block is a new block: it must not merge into the block it was copied from, so a
+  // name already used here gets a fresh one. A lone node copied out of a block leaves it.
+  std::map<std::string, int> counts;
+  for (const graph::Node& n : plan.nodes)
+    if (!n.ui.group.empty()) ++counts[n.ui.group];
+  std::map<std::string, std::string> renamed;
+  std::set<std::string> taken;
+  for (const auto& [id, node] : graph_.nodes()) taken.insert(node.ui.group);
+  for (const auto& [name, count] : counts) {
+    if (count < 2) {
+      renamed[name] = "";
+      continue;
+    }
+    std::string fresh = name;
+    for (int i = 2; taken.count(fresh); ++i) fresh = name + " (" + std::to_string(i) + ")";
+    taken.insert(fresh);
+    renamed[name] = fresh;
+  }
+  for (graph::Node& n : plan.nodes) {
+    if (n.ui.group.empty()) continue;
+    n.ui.group = renamed.at(n.ui.group);
+    if (n.ui.group.empty()) n.ui.collapsed = false;
+  }
+}
+
+EditResult GraphDocument::groupNodes(const std::vector<NodeId>& ids, const std::string& name) {
+  if (ids.empty()) return refuse(EditResult::failure("select the layers to group into a block"));
+  if (name.empty()) return refuse(EditResult::failure("a block needs a name"));
+  std::set<NodeId> chosen(ids.begin(), ids.end());
+  if (std::optional<NodeGroup> existing = node_group(graph_, name))
+    for (NodeId member : existing->members)
+      if (!chosen.count(member)) return refuse(EditResult::failure("a block named '" + name + "' already exists"));
+  std::map<NodeId, graph::NodeUi> after;
+  for (NodeId id : chosen) {
+    const graph::Node* n = graph_.find(id);
+    if (!n) return refuse(EditResult::failure("no node with id " + std::to_string(id)));
+    graph::NodeUi ui = n->ui;
+    ui.group = name;
+    ui.collapsed = false;
+    after[id] = ui;
+  }
+  return refuse(run(*this, undo_, new SetNodesUiCommand(*this, tr("Group into Block"), std::move(after))));
+}
+
+EditResult GraphDocument::ungroup(const std::string& name) {
+  std::optional<NodeGroup> group = node_group(graph_, name);
+  if (!group) return refuse(EditResult::failure("no block named '" + name + "'"));
+  std::map<NodeId, graph::NodeUi> after;
+  for (NodeId id : group->members) {
+    graph::NodeUi ui = graph_.node(id).ui;
+    ui.group.clear();
+    ui.collapsed = false;
+    after[id] = ui;
+  }
+  return refuse(run(*this, undo_, new SetNodesUiCommand(*this, tr("Ungroup Block"), std::move(after))));
+}
+
+EditResult GraphDocument::setGroupCollapsed(const std::string& name, bool collapsed) {
+  std::optional<NodeGroup> group = node_group(graph_, name);
+  if (!group) return refuse(EditResult::failure("no block named '" + name + "'"));
+  if (group->collapsed == collapsed)
+    return refuse(EditResult::failure("block '" + name + "' is already " + (collapsed ? "collapsed" : "expanded")));
+  std::map<NodeId, graph::NodeUi> after;
+  for (NodeId id : group->members) {
+    graph::NodeUi ui = graph_.node(id).ui;
+    ui.collapsed = collapsed;
+    after[id] = ui;
+  }
+  return refuse(run(*this, undo_,
+                    new SetNodesUiCommand(*this, collapsed ? tr("Collapse Block") : tr("Expand Block"), std::move(after))));
+}
+
+EditResult GraphDocument::renameGroup(const std::string& from, const std::string& to) {
+  std::optional<NodeGroup> group = node_group(graph_, from);
+  if (!group) return refuse(EditResult::failure("no block named '" + from + "'"));
+  if (to.empty()) return refuse(EditResult::failure("a block needs a name"));
+  if (to == from) return refuse(EditResult::failure("the block is already called '" + to + "'"));
+  if (node_group(graph_, to)) return refuse(EditResult::failure("a block named '" + to + "' already exists"));
+  std::map<NodeId, graph::NodeUi> after;
+  for (NodeId id : group->members) {
+    graph::NodeUi ui = graph_.node(id).ui;
+    ui.group = to;
+    after[id] = ui;
+  }
+  return refuse(run(*this, undo_, new SetNodesUiCommand(*this, tr("Rename Block"), std::move(after))));
 }
 
 EditResult GraphDocument::canConnect(const Edge& edge) {

@@ -25,6 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/graph/graph_analysis.h"
+#include "engine/graph/graph_json.h"
 #include "engine/graph/model_graph.h"
 
 namespace nl::editor {
@@ -61,6 +62,13 @@ class GraphDocument : public QObject {
   // Pastes a snippet (graph_json.h), shifted by the offset; the value is the new ids.
   graph::EditValue<std::vector<graph::NodeId>> paste(const nlohmann::json& snippet, double dx = 0, double dy = 0);
 
+  // Blocks of nodes (Note [Blocks in the model graph] in groups/node_groups.h). Grouping
+  // takes nodes out of any block they were in; a block name belongs to one block.
+  graph::EditResult groupNodes(const std::vector<graph::NodeId>& ids, const std::string& name);
+  graph::EditResult ungroup(const std::string& name);
+  graph::EditResult setGroupCollapsed(const std::string& name, bool collapsed);
+  graph::EditResult renameGroup(const std::string& from, const std::string& to);
+
   // Would connect() accept this edge? Same answer, nothing changed, no signals.
   graph::EditResult canConnect(const graph::Edge& edge);
   // A fresh id for a group of moveNodes requests (one drag).
@@ -79,6 +87,8 @@ class GraphDocument : public QObject {
                                       const std::optional<graph::AttrValue>& value);
   graph::EditResult applyRename(graph::NodeId id, const std::string& name);
   graph::EditResult applySetUi(graph::NodeId id, const graph::NodeUi& ui);
+  // A command changed block membership or collapsed state: views re-read the blocks.
+  void notifyGroupsChanged() { emit groupsChanged(); }
   // Brackets a command's steps so the analysis runs once at the end.
   void beginChange() { ++change_depth_; }
   void endChange();
@@ -93,11 +103,13 @@ class GraphDocument : public QObject {
   void analysisChanged();
   // The whole graph was replaced: views rebuild.
   void graphReset();
+  void groupsChanged();
   void editRefused(const QString& reason);
   void dirtyChanged(bool dirty);
 
  private:
   graph::EditResult refuse(const graph::EditResult& r);
+  void keepPastedBlocksApart(graph::PastePlan& plan) const;
   void reanalyze();
 
   graph::ModelGraph graph_;

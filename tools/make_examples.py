@@ -16,12 +16,18 @@ class Graph:
 
     def __init__(self, per_row=6):
         self.nodes, self.edges, self.x, self.row_y, self.per_row = [], [], 0.0, 0.0, per_row
+        self.group, self.collapsed = "", False  # the block new nodes join (Ctrl+G in the editor)
+
+    def new_row(self):
+        if self.x > 0.0:
+            self.x, self.row_y = 0.0, self.row_y + 200.0
 
     def add(self, type_, name, y=0.0, **attrs):
         if self.x >= 200.0 * self.per_row:
             self.x, self.row_y = 0.0, self.row_y + 200.0
         node = {"id": len(self.nodes) + 1, "type": type_, "name": name, "attrs": attrs,
-                "ui": {"x": self.x, "y": self.row_y + y, "color": "", "collapsed": False, "group": ""}}
+                "ui": {"x": self.x, "y": self.row_y + y, "color": "", "collapsed": self.collapsed,
+                       "group": self.group}}
         self.nodes.append(node)
         self.x += 200.0
         return node["id"]
@@ -88,7 +94,10 @@ def shapes_cnn():
         "optimizer": {"kind": "adam", "lr": 0.002}})
 
 
-def residual_block(g, prev, prefix, channels):
+def residual_block(g, prev, prefix, channels, collapsed=False):
+    """conv-BN-ReLU-conv-BN + skip, ReLU: a block of its own on a row of its own."""
+    g.new_row()
+    g.group, g.collapsed = prefix, collapsed
     r1, c1 = conv_bn_relu(g, prefix + "a", channels)
     c2 = g.add("Conv2d", prefix + "b_conv", out_channels=channels, bias=False)
     b2 = g.add("BatchNorm2d", prefix + "b_bn")
@@ -99,18 +108,20 @@ def residual_block(g, prev, prefix, channels):
     g.link(b2, add, 0, 0)
     g.link(prev, add, 0, 1)
     g.link(add, out)
+    g.group, g.collapsed = "", False
+    g.new_row()
     return out
 
 
 def cifar_resnet():
-    g = Graph()
+    g = Graph(per_row=7)
     x = g.add("Input", "image", shape=[-1, 3, 32, 32])
     r, c = conv_bn_relu(g, "stem", 32)
     g.link(x, c)
     r = residual_block(g, r, "res1", 32)
     r2, c2 = conv_bn_relu(g, "down", 64, stride=2)
     g.link(r, c2)
-    r = residual_block(g, r2, "res2", 64)
+    r = residual_block(g, r2, "res2", 64, collapsed=True)
     head = g.chain(r, g.add("GlobalAvgPool2d", "pool"), g.add("Linear", "fc", out_features=10))
     g.link(head, g.add("Output", "logits"))
     return project("CIFAR-10 ResNet", "A small residual network for CIFAR-10. Download the binary version "

@@ -13,7 +13,7 @@ int run_gui(int& argc, char** argv, const QString& project_path) {
   QApplication::setApplicationName("Netloom");
   MainWindow window;
   window.show();
-  if (!project_path.isEmpty()) window.openProject(project_path);
+  if (project_path.isEmpty() || !window.openProject(project_path)) window.showStartPage();
   return QApplication::exec();
 }
 

@@ -13,13 +13,16 @@
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QSettings>
+#include <QStackedWidget>
 #include <QStatusBar>
 #include <QStyle>
 #include <QTimer>
 #include <QToolBar>
 
 #include "app/gui/run/training_ui.h"
+#include "app/gui/start_page.h"
 #include "editor/canvas/graph_scene.h"
+#include "editor/canvas/group_item.h"
 #include "editor/canvas/graph_view.h"
 #include "editor/layout/auto_layout.h"
 #include "editor/canvas/node_item.h"
@@ -39,7 +42,16 @@ const char* kRecentKey = "recentFiles";
 MainWindow::MainWindow(QWidget* parent)
     : QMainWindow(parent), scene_(new editor::GraphScene(doc_, this)), view_(new editor::GraphView(scene_, this)) {
   layout_ = new editor::AutoLayout(doc_, this);
-  setCentralWidget(view_);
+  // The centre is the canvas, or the start page until a project is chosen.
+  central_ = new QStackedWidget(this);
+  start_page_ = new StartPage(central_);
+  central_->addWidget(view_);
+  central_->addWidget(start_page_);
+  setCentralWidget(central_);
+  connect(start_page_, &StartPage::newProjectRequested, this, &MainWindow::newProject);
+  connect(start_page_, &StartPage::openRequested, this, &MainWindow::openWithDialog);
+  connect(start_page_, &StartPage::templateChosen, this, &MainWindow::newFromTemplate);
+  connect(start_page_, &StartPage::recentChosen, this, &MainWindow::openProject);
   createDocks();
   createActions();
   training_ = new TrainingUi(*this, doc_, session_, scene_);
@@ -130,15 +142,13 @@ void MainWindow::createActions() {
   }
   templates->setEnabled(!templates->isEmpty());
   QAction* open_act = file->addAction(icon("document-open", st->standardIcon(QStyle::SP_DialogOpenButton)),
-                                      tr("&Open…"), this, [this] {
-                                        if (!maybeSave()) return;
-                                        QString path = QFileDialog::getOpenFileName(
-                                            this, tr("Open Project"), QString(), tr("Netloom projects (*.netloom)"));
-                                        if (!path.isEmpty()) openProject(path);
-                                      });
+                                      tr("&Open…"), this, &MainWindow::openWithDialog);
   open_act->setShortcut(QKeySequence::Open);
   recent_menu_ = file->addMenu(tr("Open &Recent"));
   rebuildRecentMenu();
+  file->addAction(tr("Start &Page"), this, [this] {
+    if (maybeSave()) showStartPage();
+  });
   file->addSeparator();
   QAction* save_act = file->addAction(icon("document-save", st->standardIcon(QStyle::SP_DialogSaveButton)),
                                       tr("&Save"), this, &MainWindow::saveProject);
@@ -223,6 +233,15 @@ void MainWindow::createActions() {
       ->setShortcut(Qt::CTRL | Qt::Key_L);
   model->addAction(tr("Auto-Layout &Top to Bottom"), this,
                    [this] { layout_->start(editor::LayoutDirection::TopToBottom); });
+  QAction* cancel_layout = model->addAction(tr("&Cancel Auto-Layout"), layout_, &editor::AutoLayout::cancel);
+  connect(model, &QMenu::aboutToShow, this, [this, cancel_layout] { cancel_layout->setEnabled(layout_->isRunning()); });
+  model->addSeparator();
+  canvas_action(model, tr("&Group into Block"), QKeySequence(Qt::CTRL | Qt::Key_G), &editor::GraphView::groupSelection);
+  canvas_action(model, tr("&Ungroup Block"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_G),
+                &editor::GraphView::ungroupSelection);
+  canvas_action(model, tr("&Collapse/Expand Block"), QKeySequence(Qt::CTRL | Qt::Key_E),
+                &editor::GraphView::toggleSelectedGroups);
+  model->addAction(tr("&Rename Block…"), view_, &editor::GraphView::renameSelectedGroup);
 
   QToolBar* bar = addToolBar(tr("Main"));
   bar->setObjectName("mainToolBar");
@@ -270,11 +289,45 @@ bool MainWindow::newFromTemplate(const QString& path) {
   return true;
 }
 
+void MainWindow::openWithDialog() {
+  if (!maybeSave()) return;
+  QString path = QFileDialog::getOpenFileName(this, tr("Open Project"), QString(), tr("Netloom projects (*.netloom)"));
+  if (!path.isEmpty()) openProject(path);
+}
+
+void MainWindow::showStartPage() {
+  // Cards are rendered when the page is shown, so a fresh example or recent file appears.
+  start_page_->setTemplates(templatePaths());
+  start_page_->setRecentFiles(recentFiles());
+  if (!isShowingStartPage()) {
+    // The docks describe a project; with none open they would stand empty around the page.
+    hidden_docks_.clear();
+    for (QDockWidget* d : findChildren<QDockWidget*>())
+      if (d->isVisible()) {
+        hidden_docks_.push_back(d);
+        d->hide();
+      }
+  }
+  central_->setCurrentWidget(start_page_);
+  setWindowTitle(tr("Netloom"));
+  statusBar()->showMessage(tr("Choose an example to start from, or start an empty project."));
+}
+
+bool MainWindow::isShowingStartPage() const { return central_->currentWidget() == start_page_; }
+
+void MainWindow::showCanvas() {
+  if (!isShowingStartPage()) return;
+  central_->setCurrentWidget(view_);
+  for (QDockWidget* d : hidden_docks_) d->show();
+  hidden_docks_.clear();
+}
+
 bool MainWindow::load(const QString& path) {
   try {
     project::Project p = project::load_project(path.toStdString());
     session_ = ProjectSession::from(p, QFileInfo(path).absoluteFilePath());
     doc_.reset(std::move(p.graph));
+    showCanvas();
   } catch (const std::exception& e) {
     reportError(tr("Cannot open project"), QString::fromUtf8(e.what()));
     return false;
@@ -287,6 +340,7 @@ bool MainWindow::load(const QString& path) {
 void MainWindow::newProject() {
   session_ = ProjectSession{};
   doc_.reset(graph::ModelGraph{});
+  showCanvas();
   updateTitle();
 }
 
@@ -398,8 +452,11 @@ void MainWindow::addLayerAtCentre(const QString& type) {
 }
 
 void MainWindow::selectNode(graph::NodeId id) {
-  editor::NodeItem* item = scene_->nodeItem(id);
+  QGraphicsItem* item = scene_->nodeItem(id);
   if (!item) return;
+  // A node inside a collapsed block is shown by its block.
+  if (!item->isVisible())
+    if (editor::GroupItem* block = scene_->groupItemOf(id)) item = block;
   scene_->clearSelection();
   item->setSelected(true);
   view_->centerOn(item);

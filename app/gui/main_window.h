@@ -7,6 +7,7 @@
 // the menus drive the same code.
 #pragma once
 #include <QMainWindow>
+#include <vector>
 
 #include "app/gui/project_session.h"
 #include "app/gui/theme.h"
@@ -14,6 +15,7 @@
 
 class QDockWidget;
 class QMenu;
+class QStackedWidget;
 
 namespace nl::editor {
 class GraphScene;
@@ -28,6 +30,7 @@ class SummaryWidget;
 namespace nl::app {
 
 class TrainingUi;
+class StartPage;
 
 class MainWindow : public QMainWindow {
   Q_OBJECT
@@ -60,6 +63,13 @@ class MainWindow : public QMainWindow {
   bool newFromTemplate(const QString& path);
   // File ▸ New: an empty project.
   void newProject();
+  // File ▸ Open…: asks for a file (after offering to save changes).
+  void openWithDialog();
+  // The start page in place of the canvas: new, open, example templates, recent files.
+  // Netloom opens on it when no project is given; File ▸ Start Page returns to it.
+  void showStartPage();
+  bool isShowingStartPage() const;
+  StartPage* startPage() const { return start_page_; }
   // File ▸ Save As with the path chosen; Save writes to the project's own path.
   bool saveProjectAs(const QString& path);
   bool saveProject();
@@ -71,6 +81,8 @@ class MainWindow : public QMainWindow {
   void closeEvent(QCloseEvent* event) override;
 
  private:
+  // Leaves the start page for the canvas, bringing back the docks it hid.
+  void showCanvas();
   // Reads a project into the document and session; errors leave both as they were.
   bool load(const QString& path);
   void createActions();
@@ -90,6 +102,9 @@ class MainWindow : public QMainWindow {
   editor::GraphScene* scene_;
   editor::AutoLayout* layout_ = nullptr;
   editor::GraphView* view_;
+  QStackedWidget* central_ = nullptr;
+  StartPage* start_page_ = nullptr;
+  std::vector<QDockWidget*> hidden_docks_;  // hidden while the start page shows
   editor::PaletteWidget* palette_ = nullptr;
   editor::InspectorWidget* inspector_ = nullptr;
   editor::SummaryWidget* summary_ = nullptr;

@@ -4,6 +4,7 @@
 #include <QFontMetricsF>
 #include <QPainter>
 #include <QPainterPathStroker>
+#include <QStyleOptionGraphicsItem>
 #include <algorithm>
 #include <cmath>
 
@@ -33,6 +34,21 @@ void EdgeItem::setEnds(QPointF from, QPointF to) {
   from_ = from;
   to_ = to;
   path_ = curve(from, to);
+  updateGeometry();
+}
+
+void EdgeItem::updateGeometry() {
+  shape_ = QPainterPath();
+  label_rect_ = QRectF();
+  if (!label_.isEmpty() && !path_.isEmpty()) {
+    static const QFontMetricsF fm(NodeStyle::labelFont());
+    QSizeF size(fm.horizontalAdvance(label_) + 8, fm.height() + 2);
+    // Just above the middle of the curve, where it runs between two nodes. The curve is
+    // symmetric about its midpoint, so the middle is the Bézier at t = 0.5.
+    QPointF mid = path_.pointAtPercent(0.5);
+    label_rect_ = QRectF(mid.x() - size.width() / 2, mid.y() - size.height() - 3, size.width(), size.height());
+  }
+  bounds_ = path_.boundingRect().adjusted(-4, -4, 4, 4).united(label_rect_.adjusted(-1, -1, 1, 1));
 }
 
 void EdgeItem::sync() {
@@ -46,44 +62,38 @@ void EdgeItem::sync() {
       blamed = true;
       problem_ = QString::fromStdString(m.text);
     }
-  if (label != label_ || blamed != blamed_) prepareGeometryChange();
+  bool relabel = label != label_;
+  if (relabel || blamed != blamed_) prepareGeometryChange();
   label_ = label;
   blamed_ = blamed;
+  if (relabel) updateGeometry();
   setToolTip(problem_.isEmpty() ? label_ : label_ + "\n" + problem_);
   update();
 }
 
-QRectF EdgeItem::labelRect() const {
-  if (label_.isEmpty()) return {};
-  QFontMetricsF fm(NodeStyle::labelFont());
-  QSizeF size(fm.horizontalAdvance(label_) + 8, fm.height() + 2);
-  // Just above the middle of the curve, where it runs between two nodes.
-  QPointF mid = path_.pointAtPercent(0.5);
-  return QRectF(mid.x() - size.width() / 2, mid.y() - size.height() - 3, size.width(), size.height());
-}
-
-QRectF EdgeItem::boundingRect() const {
-  return path_.boundingRect().adjusted(-4, -4, 4, 4).united(labelRect().adjusted(-1, -1, 1, 1));
-}
+QRectF EdgeItem::boundingRect() const { return bounds_; }
 
 QPainterPath EdgeItem::shape() const {
   // A wire is thin: select it within a few pixels, or by its label.
-  QPainterPathStroker stroker;
-  stroker.setWidth(10);
-  QPainterPath s = stroker.createStroke(path_);
-  if (!label_.isEmpty()) s.addRect(labelRect());
-  return s;
+  if (shape_.isEmpty() && !path_.isEmpty()) {
+    QPainterPathStroker stroker;
+    stroker.setWidth(10);
+    shape_ = stroker.createStroke(path_);
+    if (!label_.isEmpty()) shape_.addRect(label_rect_);
+  }
+  return shape_;
 }
 
-void EdgeItem::paint(QPainter* p, const QStyleOptionGraphicsItem*, QWidget*) {
-  p->setRenderHint(QPainter::Antialiasing);
+void EdgeItem::paint(QPainter* p, const QStyleOptionGraphicsItem* option, QWidget*) {
+  const bool detail = option->levelOfDetailFromTransform(p->worldTransform()) >= NodeStyle::kDetailZoom;
+  p->setRenderHint(QPainter::Antialiasing, detail);
   const CanvasColors colors = CanvasColors::current();
   QColor color = blamed_ ? QColor("#e53935") : colors.edge;
   if (isSelected()) color = QColor("#ffb300");
   p->setPen(QPen(color, isSelected() ? 3.0 : 2.0, Qt::SolidLine, Qt::RoundCap));
   p->setBrush(Qt::NoBrush);
   p->drawPath(path_);
-  if (label_.isEmpty()) return;
+  if (label_.isEmpty() || !detail) return;  // Note [Level of detail]
   QRectF box = labelRect();
   p->setPen(Qt::NoPen);
   p->setBrush(colors.label_background);

@@ -33,12 +33,20 @@ class EdgeItem : public QGraphicsItem {
   void paint(QPainter* painter, const QStyleOptionGraphicsItem* option, QWidget* widget) override;
 
  private:
-  QRectF labelRect() const;
+  QRectF labelRect() const { return label_rect_; }
+  // Recomputes the label's box and the bounds after the curve or the label changed.
+  void updateGeometry();
 
   const GraphDocument& doc_;
   graph::Edge edge_;
   QPointF from_, to_;
   QPainterPath path_;
+  // Note [Edge geometry cache]: the scene asks boundingRect() for every item it indexes,
+  // sorts or paints, and the label's place needs the curve's midpoint (a Bézier length
+  // computation): computed once per change here, not per call. The hit shape is built on
+  // first use (hover, selection) and dropped on change.
+  QRectF label_rect_, bounds_;
+  mutable QPainterPath shape_;
   QString label_, problem_;
   bool blamed_ = false;
 };

@@ -7,14 +7,18 @@
 #include <set>
 
 #include "editor/canvas/edge_item.h"
+#include "editor/canvas/group_item.h"
 #include "editor/canvas/node_item.h"
 #include "editor/canvas/port_item.h"
 
 namespace nl::editor {
 
 GraphScene::GraphScene(GraphDocument& doc, QObject* parent) : QGraphicsScene(parent), doc_(doc) {
-  // A large fixed area: panning never hits an edge and adding nodes never resizes the scene
-  // (which would re-index every item of a big graph).
+  // Note [Scene rect]: a large area set by hand, so panning never hits an edge and adding
+  // nodes does not resize the scene (which would re-index every item of a big graph). It
+  // only grows, by a wide margin, when a node lands near its edge (a laid-out graph of
+  // thousands of nodes is hundreds of thousands of pixels long): items outside the rect
+  // could not be scrolled to, and the item index would pile them into its border cells.
   setSceneRect(-50000, -50000, 100000, 100000);
   connect(&doc_, &GraphDocument::nodeAdded, this, &GraphScene::addNodeItem);
   connect(&doc_, &GraphDocument::nodeRemoved, this, &GraphScene::removeNodeItem);
@@ -24,6 +28,7 @@ GraphScene::GraphScene(GraphDocument& doc, QObject* parent) : QGraphicsScene(par
   connect(&doc_, &GraphDocument::analysisChanged, this, &GraphScene::syncAll);
   connect(&doc_, &GraphDocument::graphReset, this, &GraphScene::rebuild);
   connect(&doc_, &GraphDocument::editRefused, this, &GraphScene::statusMessage);
+  connect(&doc_, &GraphDocument::groupsChanged, this, &GraphScene::syncGroups);
   rebuild();
 }
 
@@ -33,8 +38,10 @@ void GraphScene::rebuild() {
   clear();
   nodes_.clear();
   edges_.clear();
+  groups_.clear();
   for (const auto& [id, node] : doc_.graph().nodes()) addNodeItem(id);
   for (const graph::Edge& e : doc_.graph().edges()) addEdgeItem(e);
+  syncGroups();
 }
 
 NodeItem* GraphScene::nodeItem(graph::NodeId id) const {
@@ -47,14 +54,34 @@ EdgeItem* GraphScene::edgeItem(const graph::Edge& edge) const {
   return it == edges_.end() ? nullptr : it->second;
 }
 
+GroupItem* GraphScene::groupItem(const std::string& name) const {
+  auto it = groups_.find(name);
+  return it == groups_.end() ? nullptr : it->second;
+}
+
+GroupItem* GraphScene::groupItemOf(graph::NodeId id) const {
+  const graph::Node* n = doc_.graph().find(id);
+  return n ? groupItem(n->ui.group) : nullptr;
+}
+
 QPointF GraphScene::inputPortPos(graph::PortRef port) const {
   NodeItem* n = nodeItem(port.node);
+  if (n && !n->isVisible())  // inside a collapsed block: the block's port stands for it
+    if (GroupItem* g = groupItemOf(port.node); g && g->isCollapsed()) {
+      PortItem* p = g->inputPortFor(port);
+      return p ? p->scenePos() : g->sceneBoundingRect().center();
+    }
   PortItem* p = n ? n->inputPort(port.port) : nullptr;
   return p ? p->scenePos() : (n ? n->scenePos() : QPointF());
 }
 
 QPointF GraphScene::outputPortPos(graph::PortRef port) const {
   NodeItem* n = nodeItem(port.node);
+  if (n && !n->isVisible())
+    if (GroupItem* g = groupItemOf(port.node); g && g->isCollapsed()) {
+      PortItem* p = g->outputPortFor(port);
+      return p ? p->scenePos() : g->sceneBoundingRect().center();
+    }
   PortItem* p = n ? n->outputPort(port.port) : nullptr;
   return p ? p->scenePos() : (n ? n->scenePos() : QPointF());
 }
@@ -62,6 +89,7 @@ QPointF GraphScene::outputPortPos(graph::PortRef port) const {
 void GraphScene::addNodeItem(graph::NodeId id) {
   if (nodes_.count(id)) return;
   auto* item = new NodeItem(doc_, id);
+  keepInSceneRect(item->pos());
   addItem(item);
   nodes_[id] = item;
 }
@@ -94,13 +122,79 @@ void GraphScene::removeEdgeItem(const graph::Edge& edge) {
 }
 
 void GraphScene::placeEdge(EdgeItem* item) const {
+  // An edge between two members of one collapsed block is inside the box: hidden.
+  const graph::Node* from = doc_.graph().find(item->edge().from.node);
+  const graph::Node* to = doc_.graph().find(item->edge().to.node);
+  bool inside = from && to && !from->ui.group.empty() && from->ui.group == to->ui.group;
+  GroupItem* g = inside ? groupItem(from->ui.group) : nullptr;
+  item->setVisible(!(g && g->isCollapsed()));
   item->setEnds(outputPortPos(item->edge().from), inputPortPos(item->edge().to));
+}
+
+QRectF GraphScene::membersRect(const std::vector<graph::NodeId>& members) const {
+  QRectF rect;
+  for (graph::NodeId id : members)
+    if (NodeItem* n = nodeItem(id)) rect = rect.united(QRectF(n->pos(), n->boundingRect().adjusted(3, 8, -8, -3).size()));
+  return rect;
+}
+
+void GraphScene::placeGroup(GroupItem* item) {
+  std::optional<NodeGroup> group = node_group(doc_.graph(), item->name());
+  if (group) item->sync(*group, membersRect(group->members));
+}
+
+void GraphScene::syncGroups() {
+  // Blocks come and go with commands (group, ungroup, delete, undo): match the items to the
+  // graph's blocks by name, then show or hide members and the edges inside each block.
+  std::map<std::string, NodeGroup> groups = node_groups(doc_.graph());
+  for (auto it = groups_.begin(); it != groups_.end();) {
+    if (groups.count(it->first)) {
+      ++it;
+      continue;
+    }
+    delete it->second;
+    it = groups_.erase(it);
+  }
+  for (auto& [id, item] : nodes_) {
+    const std::string& name = doc_.graph().node(id).ui.group;
+    bool hidden = !name.empty() && groups.at(name).collapsed;
+    if (hidden) item->setSelected(false);
+    item->setVisible(!hidden);
+  }
+  for (const auto& [name, group] : groups) {
+    GroupItem*& item = groups_[name];
+    if (!item) {
+      item = new GroupItem(doc_, name);
+      addItem(item);
+    }
+    item->sync(group, membersRect(group.members));
+  }
+  for (auto& [edge, item] : edges_) placeEdge(item);
+}
+
+void GraphScene::keepInSceneRect(QPointF pos) {
+  constexpr double kMargin = 50000;
+  QRectF rect = sceneRect();
+  if (rect.adjusted(kMargin / 2, kMargin / 2, -kMargin / 2, -kMargin / 2).contains(pos)) return;
+  setSceneRect(rect.united(QRectF(pos - QPointF(kMargin, kMargin), QSizeF(2 * kMargin, 2 * kMargin))));
 }
 
 void GraphScene::syncNode(graph::NodeId id) {
   NodeItem* n = nodeItem(id);
   if (!n) return;
   n->sync();
+  keepInSceneRect(n->pos());
+  if (GroupItem* g = groupItemOf(id)) {
+    placeGroup(g);
+    // A collapsed block's ports moved with it: every edge crossing its boundary follows.
+    if (g->isCollapsed())
+      for (graph::NodeId member : g->members()) {
+        for (const graph::Edge& e : doc_.graph().edges_into(member))
+          if (EdgeItem* item = edgeItem(e)) placeEdge(item);
+        for (const graph::Edge& e : doc_.graph().edges_from(member))
+          if (EdgeItem* item = edgeItem(e)) placeEdge(item);
+      }
+  }
   for (const graph::Edge& e : doc_.graph().edges_into(id))
     if (EdgeItem* item = edgeItem(e)) placeEdge(item);
   for (const graph::Edge& e : doc_.graph().edges_from(id))
@@ -111,17 +205,41 @@ void GraphScene::syncAll() {
   // Shapes and messages may change anywhere downstream of an edit, and port counts with the
   // edges (variadic inputs): refresh every item. The analysis itself is the costly part.
   for (auto& [id, item] : nodes_) item->sync();
-  for (auto& [edge, item] : edges_) {
-    item->sync();
-    placeEdge(item);
-  }
+  for (auto& [edge, item] : edges_) item->sync();
+  syncGroups();  // places every edge too
 }
 
 std::vector<graph::NodeId> GraphScene::selectedNodeIds() const {
-  std::vector<graph::NodeId> ids;
-  for (QGraphicsItem* item : selectedItems())
-    if (item->type() == NodeItem::Type) ids.push_back(static_cast<NodeItem*>(item)->id());
-  return ids;
+  std::set<graph::NodeId> ids;
+  for (QGraphicsItem* item : selectedItems()) {
+    if (item->type() == NodeItem::Type) ids.insert(static_cast<NodeItem*>(item)->id());
+    if (item->type() == GroupItem::Type)
+      for (graph::NodeId id : static_cast<GroupItem*>(item)->members()) ids.insert(id);
+  }
+  return {ids.begin(), ids.end()};
+}
+
+std::vector<std::string> GraphScene::selectedGroupNames() const {
+  std::set<std::string> names;
+  for (QGraphicsItem* item : selectedItems()) {
+    if (item->type() == GroupItem::Type) names.insert(static_cast<GroupItem*>(item)->name());
+    if (item->type() == NodeItem::Type)
+      if (const std::string& g = doc_.graph().node(static_cast<NodeItem*>(item)->id()).ui.group; !g.empty())
+        names.insert(g);
+  }
+  return {names.begin(), names.end()};
+}
+
+void GraphScene::collectGroupMoves(std::map<graph::NodeId, QPointF>& moved) const {
+  for (const auto& [name, item] : groups_) {
+    QPointF delta = item->pos() - item->anchor();
+    if (delta.isNull()) continue;
+    for (graph::NodeId id : item->members()) {
+      if (moved.count(id)) continue;  // selected as well, and moved by Qt already
+      const graph::NodeUi& ui = doc_.graph().node(id).ui;
+      moved[id] = QPointF(ui.x, ui.y) + delta;
+    }
+  }
 }
 
 void GraphScene::selectNodes(const std::vector<graph::NodeId>& ids) {
@@ -156,7 +274,8 @@ void GraphScene::mousePressEvent(QGraphicsSceneMouseEvent* event) {
     }
   }
   QGraphicsScene::mousePressEvent(event);
-  if (event->button() == Qt::LeftButton && mouseGrabberItem() && mouseGrabberItem()->type() == NodeItem::Type)
+  if (event->button() == Qt::LeftButton && mouseGrabberItem() &&
+      (mouseGrabberItem()->type() == NodeItem::Type || mouseGrabberItem()->type() == GroupItem::Type))
     move_id_ = doc_.newMoveId();
 }
 
@@ -173,8 +292,9 @@ void GraphScene::mouseMoveEvent(QGraphicsSceneMouseEvent* event) {
   std::map<graph::NodeId, QPointF> moved;
   for (auto& [id, item] : nodes_) {
     const graph::NodeUi& ui = doc_.graph().node(id).ui;
-    if (item->pos() != QPointF(ui.x, ui.y)) moved[id] = item->pos();
+    if (item->isVisible() && item->pos() != QPointF(ui.x, ui.y)) moved[id] = item->pos();
   }
+  collectGroupMoves(moved);
   if (!moved.empty()) drag_moved_ |= bool(doc_.moveNodes(moved, move_id_));
 }
 

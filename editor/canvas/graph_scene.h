@@ -11,6 +11,7 @@
 namespace nl::editor {
 
 class EdgeItem;
+class GroupItem;
 class NodeItem;
 class PortItem;
 
@@ -23,12 +24,20 @@ class GraphScene : public QGraphicsScene {
 
   NodeItem* nodeItem(graph::NodeId id) const;
   EdgeItem* edgeItem(const graph::Edge& edge) const;
+  // The block item of a block name, and of the block a node belongs to (null when none).
+  GroupItem* groupItem(const std::string& name) const;
+  GroupItem* groupItemOf(graph::NodeId id) const;
+  size_t groupCount() const { return groups_.size(); }
   size_t edgeCount() const { return edges_.size(); }
   // Scene position of a port's centre.
   QPointF inputPortPos(graph::PortRef port) const;
   QPointF outputPortPos(graph::PortRef port) const;
 
+  // Selected nodes, with every member of a selected block (so Delete, Copy, Duplicate and
+  // Align act on whole blocks).
   std::vector<graph::NodeId> selectedNodeIds() const;
+  // The names of the selected blocks, and of the blocks of selected nodes.
+  std::vector<std::string> selectedGroupNames() const;
   // Selects exactly these nodes (after a paste, a duplicate).
   void selectNodes(const std::vector<graph::NodeId>& ids);
   // Deletes the selected nodes and edges as one undo step.
@@ -60,6 +69,13 @@ class GraphScene : public QGraphicsScene {
   void removeEdgeItem(const graph::Edge& edge);
   void syncNode(graph::NodeId id);
   void syncAll();
+  void syncGroups();
+  // Grows the scene rectangle so a node at `pos` sits well inside it (Note [Scene rect]).
+  void keepInSceneRect(QPointF pos);
+  void placeGroup(GroupItem* item);
+  QRectF membersRect(const std::vector<graph::NodeId>& members) const;
+  // Blocks dragged by the mouse: their members follow (merged into the drag's move).
+  void collectGroupMoves(std::map<graph::NodeId, QPointF>& moved) const;
   void placeEdge(EdgeItem* item) const;
   PortItem* portAt(QPointF scene_pos) const;
 
@@ -71,6 +87,7 @@ class GraphScene : public QGraphicsScene {
   GraphDocument& doc_;
   std::map<graph::NodeId, NodeItem*> nodes_;
   std::map<graph::Edge, EdgeItem*> edges_;
+  std::map<std::string, GroupItem*> groups_;
 
   // Wiring in progress: the port the drag started on and the rubber wire that follows it.
   PortItem* wire_from_ = nullptr;

@@ -2,7 +2,11 @@
 #include "editor/canvas/graph_view.h"
 #include "editor/canvas/minimap_view.h"
 
+#include <QGestureEvent>
+#include <QInputDialog>
 #include <QKeyEvent>
+#include <QNativeGestureEvent>
+#include <QPinchGesture>
 #include <QMimeData>
 #include <QScrollBar>
 #include <QWheelEvent>
@@ -11,6 +15,8 @@
 #include <limits>
 
 #include "editor/canvas/graph_scene.h"
+#include "editor/canvas/group_item.h"
+#include "editor/groups/node_groups.h"
 #include "editor/canvas/node_style.h"
 #include "editor/canvas/snippet_clipboard.h"
 #include "editor/search/search_popup.h"
@@ -42,6 +48,8 @@ GraphView::GraphView(GraphScene* scene, QWidget* parent) : QGraphicsView(scene, 
     setFocus(Qt::OtherFocusReason);
   });
   connect(scene_, &GraphScene::wireDropped, this, &GraphView::openSearchForWire);
+  // Touchscreen pinches arrive as gestures; touchpad pinches as native gesture events.
+  viewport()->grabGesture(Qt::PinchGesture);
 }
 
 void GraphView::setSnapToGrid(bool on) { scene_->setSnapToGrid(on); }
@@ -218,6 +226,60 @@ std::optional<QPointF> GraphView::mouseScenePos() const {
   return mapToScene(*mouse_);
 }
 
+void GraphView::groupSelection() {
+  GraphDocument& doc = scene_->document();
+  std::vector<graph::NodeId> ids = scene_->selectedNodeIds();
+  std::string name = unused_group_name(doc.graph());
+  if (!doc.groupNodes(ids, name)) return;  // the reason reached the status bar
+  emit scene_->statusMessage(tr("Grouped %n layer(s) into “%1” (Ctrl+E collapses it)", nullptr, static_cast<int>(ids.size()))
+                                 .arg(QString::fromStdString(name)));
+  if (GroupItem* item = scene_->groupItem(name)) {
+    scene_->clearSelection();
+    item->setSelected(true);
+  }
+}
+
+void GraphView::ungroupSelection() {
+  std::vector<std::string> names = scene_->selectedGroupNames();
+  if (names.empty()) {
+    emit scene_->statusMessage(tr("Select a block to ungroup"));
+    return;
+  }
+  GraphDocument& doc = scene_->document();
+  // Several blocks dissolve as one undo step.
+  if (names.size() > 1) doc.undoStack()->beginMacro(tr("Ungroup Blocks"));
+  for (const std::string& name : names) doc.ungroup(name);
+  if (names.size() > 1) doc.undoStack()->endMacro();
+}
+
+void GraphView::toggleSelectedGroups() {
+  std::vector<std::string> names = scene_->selectedGroupNames();
+  if (names.empty()) {
+    emit scene_->statusMessage(tr("Select a block to collapse or expand"));
+    return;
+  }
+  GraphDocument& doc = scene_->document();
+  if (names.size() > 1) doc.undoStack()->beginMacro(tr("Collapse/Expand Blocks"));
+  for (const std::string& name : names)
+    if (GroupItem* item = scene_->groupItem(name)) doc.setGroupCollapsed(name, !item->isCollapsed());
+  if (names.size() > 1) doc.undoStack()->endMacro();
+  for (const std::string& name : names)  // keep the blocks selected for the next toggle
+    if (GroupItem* item = scene_->groupItem(name)) item->setSelected(true);
+}
+
+void GraphView::renameSelectedGroup() {
+  std::vector<std::string> names = scene_->selectedGroupNames();
+  if (names.size() != 1) {
+    emit scene_->statusMessage(tr("Select one block to rename"));
+    return;
+  }
+  bool ok = false;
+  QString to = QInputDialog::getText(this, tr("Rename Block"), tr("Block name:"), QLineEdit::Normal,
+                                     QString::fromStdString(names.front()), &ok)
+                   .trimmed();
+  if (ok && !to.isEmpty()) scene_->document().renameGroup(names.front(), to.toStdString());
+}
+
 void GraphView::fitToView() {
   QRectF bounds = scene_->itemsBoundingRect();
   if (bounds.isEmpty()) return;
@@ -238,16 +300,19 @@ void GraphView::wheelEvent(QWheelEvent* event) {
   // global cursor, which is not where a synthetic or touchpad event happened.)
   double steps = event->angleDelta().y() / 120.0;
   if (steps == 0) return;
-  QPoint cursor = event->position().toPoint();
+  zoomAround(event->position().toPoint(), std::pow(1.15, steps));
+  event->accept();
+}
+
+void GraphView::zoomAround(QPoint cursor, double factor) {
   QPointF anchor = mapToScene(cursor);
   ViewportAnchor saved = transformationAnchor();
   setTransformationAnchor(NoAnchor);
-  zoomBy(std::pow(1.15, steps));
+  zoomBy(factor);
   setTransformationAnchor(saved);
   QPoint drift = mapFromScene(anchor) - cursor;
   horizontalScrollBar()->setValue(horizontalScrollBar()->value() + drift.x());
   verticalScrollBar()->setValue(verticalScrollBar()->value() + drift.y());
-  event->accept();
 }
 
 // --- Events --------------------------------------------------------------------------------
@@ -256,9 +321,15 @@ bool GraphView::handleShortcut(QKeyEvent* event, bool only_check) {
   // The canvas's own shortcuts. They are taken in ShortcutOverride too, so while the canvas
   // has focus they win over the same keys on window actions (Edit ▸ Copy copies the canvas
   // either way; the window's actions may call these slots).
+  if (event->modifiers() == (Qt::ControlModifier | Qt::ShiftModifier) && event->key() == Qt::Key_G) {
+    if (!only_check) ungroupSelection();
+    return true;
+  }
   if (event->modifiers() != Qt::ControlModifier) return false;
   void (GraphView::*slot)() = nullptr;
   switch (event->key()) {
+    case Qt::Key_G: slot = &GraphView::groupSelection; break;
+    case Qt::Key_E: slot = &GraphView::toggleSelectedGroups; break;
     case Qt::Key_C: slot = &GraphView::copySelection; break;
     case Qt::Key_X: slot = &GraphView::cutSelection; break;
     case Qt::Key_V: slot = &GraphView::paste; break;
@@ -289,6 +360,23 @@ bool GraphView::event(QEvent* event) {
 
 bool GraphView::viewportEvent(QEvent* event) {
   if (event->type() == QEvent::Leave) mouse_.reset();
+  if (event->type() == QEvent::NativeGesture) {
+    // A touchpad pinch: value() is the change of scale since the last event (0.1 = +10 %).
+    auto* gesture = static_cast<QNativeGestureEvent*>(event);
+    if (gesture->gestureType() == Qt::ZoomNativeGesture) {
+      zoomAround(viewport()->mapFromGlobal(gesture->globalPosition().toPoint()), 1.0 + gesture->value());
+      return true;
+    }
+  }
+  if (event->type() == QEvent::Gesture) {
+    auto* gestures = static_cast<QGestureEvent*>(event);
+    if (auto* pinch = static_cast<QPinchGesture*>(gestures->gesture(Qt::PinchGesture))) {
+      if (pinch->changeFlags() & QPinchGesture::ScaleFactorChanged)
+        zoomAround(viewport()->mapFromGlobal(pinch->centerPoint().toPoint()), pinch->scaleFactor());
+      gestures->accept(pinch);
+      return true;
+    }
+  }
   return QGraphicsView::viewportEvent(event);
 }
 

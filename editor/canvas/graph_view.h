@@ -1,13 +1,16 @@
 // The canvas view: zoom around the cursor with the wheel, pan with the middle button or
 // space+drag, fit-to-view, a grid background, rubber-band and Ctrl+click selection, Delete;
 // layers dropped from the palette; search-to-add (Tab, double-click, a wire let go on empty
-// canvas); copy/cut/paste/duplicate through the clipboard; select all; align.
+// canvas); copy/cut/paste/duplicate through the clipboard; select all; align; pinch zoom
+// (touchpad native gestures and touchscreen pinches); blocks of nodes (group, ungroup,
+// collapse/expand).
 //
 // Every edit goes through the document as one undo step: a search-to-add that also wires
 // the new node is a QUndoStack macro (add + connect).
 #pragma once
 #include <QGraphicsView>
 #include <optional>
+#include <string>
 
 #include "engine/graph/model_graph.h"
 
@@ -39,6 +42,8 @@ class GraphView : public QGraphicsView {
   // Shows every node, zoomed no further in than 100 %.
   void fitToView();
   void zoomBy(double factor);
+  // Zooms keeping the scene point under `viewport_pos` where it is (wheel, pinch).
+  void zoomAround(QPoint viewport_pos, double factor);
   void setSnapToGrid(bool on);
   void setMinimapVisible(bool on);
 
@@ -56,6 +61,15 @@ class GraphView : public QGraphicsView {
   void duplicateSelection();
   void selectAll();
   void alignSelection(Alignment how);
+
+  // Blocks (Note [Blocks in the model graph] in groups/node_groups.h): the selected layers
+  // become a block named "block N" (Ctrl+G; Rename Block names it); Ctrl+Shift+G dissolves
+  // the selected blocks; Ctrl+E collapses or expands them (as does a double-click).
+  void groupSelection();
+  void ungroupSelection();
+  void toggleSelectedGroups();
+  // Asks for a new name of the selected block (one block selected).
+  void renameSelectedGroup();
 
  protected:
   bool event(QEvent* event) override;

@@ -84,11 +84,19 @@ QRectF NodeItem::boundingRect() const {
   return layout_.rect().adjusted(-3, -8, 8, 3);
 }
 
-void NodeItem::paint(QPainter* p, const QStyleOptionGraphicsItem*, QWidget*) {
-  p->setRenderHint(QPainter::Antialiasing);
-  p->setRenderHint(QPainter::TextAntialiasing);
+void NodeItem::paint(QPainter* p, const QStyleOptionGraphicsItem* option, QWidget*) {
   const QRectF r = layout_.rect();
   const double c = NodeStyle::kCorner;
+  if (option->levelOfDetailFromTransform(p->worldTransform()) < NodeStyle::kDetailZoom) {
+    // Zoomed far out (Note [Level of detail]): a card in the category colour, outlined when
+    // selected or wrong, so the shape of the network and its problems still read.
+    p->setPen(isSelected() || has_error_ ? QPen(isSelected() ? QColor("#ffb300") : QColor("#d32f2f"), 6) : Qt::NoPen);
+    p->setBrush(layout_.color);
+    p->drawRect(r);
+    return;
+  }
+  p->setRenderHint(QPainter::Antialiasing);
+  p->setRenderHint(QPainter::TextAntialiasing);
 
   // Body, then the header in the category colour clipped to the body's rounded top.
   QPainterPath body;

@@ -13,9 +13,9 @@ CanvasColors CanvasColors::current() {
   bool dark = QGuiApplication::palette().color(QPalette::Window).lightness() < 128;
   if (dark)
     return {QColor("#263238"), QColor("#2e3c43"), QColor("#37474f"), QColor("#37474f"), QColor("#eceff1"),
-            QColor("#b0bec5"), QColor("#90a4ae"), QColor(38, 50, 56, 230), QColor("#cfd8dc")};
+            QColor("#b0bec5"), QColor("#90a4ae"), QColor(38, 50, 56, 230), QColor("#cfd8dc"), QColor("#78909c")};
   return {QColor("#eceff1"), QColor("#dde3e6"), QColor("#cfd8dc"), QColor("#fafafa"), QColor("#212121"),
-          QColor("#616161"), QColor("#78909c"), QColor(255, 255, 255, 225), QColor("#37474f")};
+          QColor("#616161"), QColor("#78909c"), QColor(255, 255, 255, 225), QColor("#37474f"), QColor("#455a64")};
 }
 
 QColor NodeStyle::categoryColor(const QString& category) {

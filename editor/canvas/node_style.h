@@ -18,6 +18,7 @@ struct CanvasColors {
   QColor background, grid_minor, grid_major;
   QColor node_body, node_text, node_detail;
   QColor edge, label_background, label_text;
+  QColor block;  // a block's frame title and collapsed header
 
   static CanvasColors current();  // from QGuiApplication's palette
 };
@@ -32,6 +33,10 @@ struct NodeStyle {
   static constexpr double kPortRadius = 5.5;
   static constexpr double kCorner = 6;
   static constexpr int kKeyAttributes = 2;
+  // Note [Level of detail]: zoomed far out, text is unreadable and ports too small to hit,
+  // yet they cost most of a frame on a big graph. Below kDetailZoom nodes are plain
+  // coloured cards, edges lose their labels and ports are not drawn.
+  static constexpr double kDetailZoom = 0.35;
 
   static QColor categoryColor(const QString& category);
   static QFont titleFont();

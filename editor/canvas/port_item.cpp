@@ -3,6 +3,7 @@
 
 #include <QCursor>
 #include <QPainter>
+#include <QStyleOptionGraphicsItem>
 
 #include "editor/canvas/node_style.h"
 
@@ -32,7 +33,11 @@ QRectF PortItem::boundingRect() const {
   return QRectF(-r, -r, 2 * r, 2 * r);
 }
 
-void PortItem::paint(QPainter* p, const QStyleOptionGraphicsItem*, QWidget*) {
+void PortItem::paint(QPainter* p, const QStyleOptionGraphicsItem* option, QWidget*) {
+  // Too small to see or hit when zoomed far out (Note [Level of detail]); a highlighted
+  // port still shows while a wire is dragged.
+  if (highlight_ == Highlight::None && option->levelOfDetailFromTransform(p->worldTransform()) < NodeStyle::kDetailZoom)
+    return;
   p->setRenderHint(QPainter::Antialiasing);
   double r = NodeStyle::kPortRadius + (hovered_ ? 1.5 : 0);
   QColor fill = connected_ ? QColor("#eceff1") : QColor("#90a4ae");

@@ -33,8 +33,18 @@ LayoutResult compute_layered_layout(const LayoutInput& input) {
   set(g, "ranksep", input.direction == LayoutDirection::LeftToRight ? "1.0" : "0.6");
   set(g, "nodesep", "0.35");
   std::map<graph::NodeId, Agnode_t*> nodes;
+  std::map<std::string, Agraph_t*> clusters;  // dot draws a "cluster…" subgraph as a box of its own
   for (const LayoutInput::Box& b : input.nodes) {
-    Agnode_t* n = agnode(g, const_cast<char*>(std::to_string(b.id).c_str()), 1);
+    Agraph_t* parent = g;
+    if (!b.cluster.empty()) {
+      Agraph_t*& c = clusters[b.cluster];
+      if (!c) {
+        c = agsubg(g, const_cast<char*>(("cluster" + std::to_string(clusters.size())).c_str()), 1);
+        set(c, "margin", "24");  // room for the block's frame and title bar
+      }
+      parent = c;
+    }
+    Agnode_t* n = agnode(parent, const_cast<char*>(std::to_string(b.id).c_str()), 1);
     set(n, "shape", "box");
     set(n, "fixedsize", "true");
     set(n, "width", std::to_string(b.width / kPointsPerInch));

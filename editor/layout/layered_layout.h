@@ -7,6 +7,7 @@
 #pragma once
 #include <QPointF>
 #include <map>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -20,6 +21,7 @@ struct LayoutInput {
   struct Box {
     graph::NodeId id = 0;
     double width = 0, height = 0;
+    std::string cluster;  // boxes with the same non-empty name are kept together (a block)
   };
   LayoutDirection direction = LayoutDirection::LeftToRight;
   std::vector<Box> nodes;

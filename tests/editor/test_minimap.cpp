@@ -5,6 +5,7 @@
 #include "editor/canvas/graph_scene.h"
 #include "editor/canvas/graph_view.h"
 #include "editor/canvas/minimap_view.h"
+#include "editor/canvas/node_style.h"
 #include "editor/graph_document.h"
 
 using namespace nl::graph;
@@ -50,6 +51,28 @@ class TestMinimap : public QObject {
 
     view.setMinimapVisible(false);
     QVERIFY(!map->isVisible());
+  }
+
+  void thePictureFollowsEditsOnceTheyPause() {
+    GraphDocument doc;
+    doc.addNode("Input", "x", {{"shape", std::vector<int64_t>{-1, 8}}}, {0, 0});
+    GraphScene scene(doc);
+    GraphView view(&scene);
+    view.resize(700, 450);
+    view.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&view));
+    MinimapView* map = view.minimap();
+    // A node added far away: the overview refits and its picture shows the new node's card
+    // (drawn in its category colour) once the edits pause.
+    doc.addNode("Linear", "far", {}, {2400, 1600});
+    QTRY_VERIFY_WITH_TIMEOUT(map->mapToScene(map->viewport()->rect()).boundingRect().contains(QPointF(2460, 1620)), 3000);
+    QImage picture = map->viewport()->grab().toImage();
+    QPoint at = map->mapFromScene(QPointF(2460, 1605));
+    QColor seen = picture.pixelColor(at);
+    QColor background = CanvasColors::current().background;
+    QVERIFY2(qAbs(seen.red() - background.red()) + qAbs(seen.green() - background.green()) +
+                     qAbs(seen.blue() - background.blue()) > 60,
+             qPrintable(QString("pixel %1 at %2,%3").arg(seen.name()).arg(at.x()).arg(at.y())));
   }
 };
 

@@ -3,7 +3,9 @@
 //
 //   QT_QPA_PLATFORM=offscreen build/app/netloom_main_window_screenshot \
 //       resources/examples/shapes_cnn.netloom docs/screenshots/main-window.png [light|dark]
+//   (--start-page in place of the project renders the start page.)
 #include <QApplication>
+#include <QElapsedTimer>
 #include <QTemporaryDir>
 #include <cstdio>
 
@@ -13,7 +15,7 @@
 
 int main(int argc, char** argv) {
   if (argc < 3 || argc > 4) {
-    std::fprintf(stderr, "usage: %s PROJECT.netloom OUTPUT.png [light|dark]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s PROJECT.netloom|--start-page OUTPUT.png [light|dark]\n", argv[0]);
     return 2;
   }
   QTemporaryDir config;
@@ -25,6 +27,13 @@ int main(int argc, char** argv) {
   window.setTheme(nl::app::theme_from_name(argc == 4 ? argv[3] : "light"));
   window.resize(1600, 900);
   window.show();
+  if (QString(argv[1]) == "--start-page") {
+    window.showStartPage();
+    for (int i = 0; i < 5; ++i) QApplication::processEvents();
+    window.grab().save(QString::fromLocal8Bit(argv[2]));
+    std::printf("%s\n", argv[2]);
+    return 0;
+  }
   if (!window.openProject(QString::fromLocal8Bit(argv[1]))) return 1;
   // Let layout, the fit-to-view queued by openProject and painting settle.
   for (int i = 0; i < 5; ++i) QApplication::processEvents();
@@ -33,7 +42,10 @@ int main(int argc, char** argv) {
   std::vector<nl::graph::NodeId> ids = window.document().graph().topological_order();
   if (ids.size() > 2) window.selectNode(ids[2]);
   window.view()->fitToView();
-  QApplication::processEvents();
+  // The minimap re-renders its picture once changes pause (a quarter of a second).
+  QElapsedTimer settle;
+  settle.start();
+  while (settle.elapsed() < 600) QApplication::processEvents(QEventLoop::AllEvents, 50);
   if (!window.grab().save(QString::fromLocal8Bit(argv[2]))) {
     std::fprintf(stderr, "error: cannot write %s\n", argv[2]);
     return 1;
