@@ -3,11 +3,36 @@
 
 #include <algorithm>
 
+#include "engine/backends/backend.h"
 #include "engine/core/error.h"
 #include "engine/core/generator.h"
 #include "engine/graph/layer_registry.h"
 
 namespace nl::run {
+
+Device device_from_setting(const std::string& text) {
+  Device d = Device::cpu();
+  if (text == "cuda") {
+    d = Device::cuda(0);
+  } else if (text.rfind("cuda:", 0) == 0) {
+    const std::string index = text.substr(5);
+    NL_CHECK(!index.empty() && index.size() < 4 && index.find_first_not_of("0123456789") == std::string::npos,
+             "training.device: '", text, "' is not a device (cpu, cuda or cuda:N)");
+    d = Device::cuda(std::stoi(index));
+  } else {
+    NL_CHECK(text == "cpu", "training.device: '", text, "' is not a device (cpu, cuda or cuda:N)");
+  }
+  NL_CHECK(backend_available(d), "training.device: ", d.str(),
+           " is not available (no CUDA device present, or this build has no CUDA backend)");
+  return d;
+}
+
+std::vector<std::string> available_devices() {
+  std::vector<std::string> out = {"cpu"};
+  for (int i = 0; i < 16; ++i)
+    if (backend_available(Device::cuda(i))) out.push_back(Device::cuda(i).str());
+  return out;
+}
 
 LossFn loss_named(const std::string& kind) {
   const graph::LayerSchema& schema = graph::LayerRegistry::builtin().get("Loss");

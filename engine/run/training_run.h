@@ -45,6 +45,13 @@ struct TrainingRun {
 std::unique_ptr<TrainingRun> prepare_training_run(const project::Project& project, GraphExecutor& executor,
                                                   const TrainingRunOptions& options);
 
+// A settings device ("cpu", "cuda", "cuda:N"); throws nl::Error naming training.device when
+// it is not a device or no backend serves it (no CUDA device, or a build without CUDA).
+Device device_from_setting(const std::string& text);
+
+// The devices a run can use now: cpu, then cuda:N for each CUDA device a backend serves.
+std::vector<std::string> available_devices();
+
 // The loss when the graph has no Loss node: the registry's Loss layer of that kind.
 LossFn loss_named(const std::string& kind);
 

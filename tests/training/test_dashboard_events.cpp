@@ -173,6 +173,19 @@ class TestDashboardEvents : public QObject {
     QVERIFY2(error.find("expects 2 per sample") != std::string::npos, error.c_str());
   }
 
+  void devices() {
+    QCOMPARE(run::available_devices().front(), std::string("cpu"));
+    QVERIFY(run::device_from_setting("cpu").is_cpu());
+    std::string error = nl::testing::error_of([] { run::device_from_setting("gpu"); });
+    QVERIFY2(error.find("training.device: 'gpu' is not a device") == 0, error.c_str());
+    if (run::available_devices().size() == 1) {
+      error = nl::testing::error_of([] { run::device_from_setting("cuda:0"); });
+      QVERIFY2(error.find("training.device: cuda:0 is not available") == 0, error.c_str());
+    } else {
+      QVERIFY(run::device_from_setting("cuda").is_cuda());
+    }
+  }
+
   void hints() {
     run::TrainingHints h({.plateau_epochs = 3, .overfit_epochs = 2});
     auto epoch = [](int64_t i, double loss, double acc, double val_loss, double val_acc) {

@@ -189,6 +189,7 @@ void RunController::work() {
     }
     run::TrainingRunOptions options;
     options.base_dir = request_.baseDir.toStdString();
+    options.device = run::device_from_setting(request_.project.training.device);
     options.continue_from_weights = request_.continueFromWeights;
     options.layer_statistics_every = request_.layerStatisticsEvery;
     options.validation_samples = request_.validationSamples;

@@ -16,6 +16,7 @@
 #include <QtConcurrent/QtConcurrentRun>
 
 #include "app/gui/run/run_views.h"
+#include "engine/run/training_run.h"
 #include "engine/run/training_setup.h"
 
 namespace nl::app {
@@ -202,9 +203,10 @@ TrainSettingsWidget::TrainSettingsWidget(QWidget* parent) : QWidget(parent) {
 }
 
 QStringList TrainSettingsWidget::availableDevices() {
-  // The CUDA backend registers only when a device answers; this build has no CUDA backend
-  // yet (engine/backends), so only the CPU is offered.
-  return {QStringLiteral("cpu")};
+  // The CUDA backend registers itself only when a device answers (engine/backends).
+  QStringList out;
+  for (const std::string& d : run::available_devices()) out << QString::fromStdString(d);
+  return out;
 }
 
 namespace {
