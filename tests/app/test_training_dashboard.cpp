@@ -35,6 +35,7 @@
 #include "app/gui/run/training_ui.h"
 #include "editor/canvas/graph_scene.h"
 #include "editor/canvas/node_item.h"
+#include "editor/graph_document.h"
 #include "engine/project/project.h"
 
 using namespace nl;
@@ -89,6 +90,19 @@ class TestTrainingDashboard : public QObject {
     retype(t->settingsWidget()->epochsSpin(), "4");
     QCOMPARE(t->settingsWidget()->settings().epochs, int64_t{4});
     QCOMPARE(w.session().training.epochs, int64_t{4});
+    // A settings edit marks the project modified and is undone like any edit.
+    QVERIFY(w.windowTitle().contains("* — Netloom"));
+    retype(t->settingsWidget()->batchSizeSpin(), "16");
+    QCOMPARE(w.session().training.batch_size, int64_t{16});
+    w.document().undoStack()->undo();  // both edits were one step
+    QCOMPARE(w.session().training.batch_size, int64_t{32});
+    QCOMPARE(w.session().training.epochs, int64_t{60});
+    QCOMPARE(t->settingsWidget()->epochsSpin()->value(), 60);
+    QVERIFY(!w.windowTitle().contains('*'));
+    w.document().undoStack()->redo();
+    QCOMPARE(w.session().training.epochs, int64_t{4});
+    QCOMPARE(t->settingsWidget()->batchSizeSpin()->value(), 16);
+    retype(t->settingsWidget()->batchSizeSpin(), "32");
     // Preview the data: the first training samples with their labels.
     QSignalSpy previewed(t->settingsWidget(), &app::TrainSettingsWidget::previewReady);
     QTest::mouseClick(t->settingsWidget()->previewButton(), Qt::LeftButton);

@@ -19,6 +19,8 @@
 #include <QStyle>
 #include <QTabWidget>
 #include <QToolBar>
+#include <QUndoCommand>
+#include <QUndoStack>
 #include <QVBoxLayout>
 
 #include "app/gui/run/dashboard_widget.h"
@@ -30,6 +32,36 @@
 #include "engine/run/graph_executor.h"
 
 namespace nl::app {
+
+// Note [Settings edits]: consecutive settings edits merge into one undo step, so stepping a
+// spin box through ten values is undone at once; any graph edit in between starts a new one.
+class SetTrainingSettingsCommand : public QUndoCommand {
+ public:
+  SetTrainingSettingsCommand(ProjectSession& session, TrainSettingsWidget* form, project::TrainingSettings before,
+                             project::TrainingSettings after)
+      : QUndoCommand(QObject::tr("Change Training Settings")),
+        session_(session),
+        form_(form),
+        before_(std::move(before)),
+        after_(std::move(after)) {}
+  int id() const override { return 0x7e51; }
+  bool mergeWith(const QUndoCommand* other) override {
+    after_ = static_cast<const SetTrainingSettingsCommand*>(other)->after_;
+    return true;
+  }
+  void redo() override { apply(after_); }
+  void undo() override { apply(before_); }
+
+ private:
+  void apply(const project::TrainingSettings& s) {
+    session_.training = s;
+    // The form already shows what the user just typed; refill it only for undo and redo.
+    if (form_ && !(form_->settings() == s)) form_->setSettings(s);
+  }
+  ProjectSession& session_;
+  QPointer<TrainSettingsWidget> form_;
+  project::TrainingSettings before_, after_;
+};
 
 TrainingUi::TrainingUi(QMainWindow& window, editor::GraphDocument& doc, ProjectSession& session,
                        editor::GraphScene* scene)
@@ -101,9 +133,12 @@ TrainingUi::TrainingUi(QMainWindow& window, editor::GraphDocument& doc, ProjectS
   bar->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
   bar->addActions({start_, pause_, stop_, checkpoint_});
 
-  // Wiring.
-  connect(settings_, &TrainSettingsWidget::settingsChanged, this,
-          [this](const project::TrainingSettings& s) { session_.training = s; });
+  // Wiring. A settings edit is an undoable step of the project, like a graph edit: it marks
+  // the project modified (Save and the unsaved-changes prompt cover it) and Ctrl+Z undoes it.
+  connect(settings_, &TrainSettingsWidget::settingsChanged, this, [this](const project::TrainingSettings& s) {
+    if (s == session_.training) return;
+    doc_.undoStack()->push(new SetTrainingSettingsCommand(session_, settings_, session_.training, s));
+  });
   connect(&doc_, &editor::GraphDocument::graphReset, this, &TrainingUi::projectChanged);
   connect(&controller_, &RunController::eventsArrived, dashboard_, &DashboardWidget::addEvents);
   connect(&controller_, &RunController::stateChanged, this, [this](RunController::State s) {
@@ -164,8 +199,6 @@ bool TrainingUi::startRun(const QString& checkpoint) {
   RunRequest request;
   QString note;
   request.project = session_.toProject(doc_.graph(), &note);
-  request.project.training = settings_->settings();
-  session_.training = request.project.training;
   request.baseDir = session_.path.isEmpty() ? QDir::currentPath() : QFileInfo(session_.path).absolutePath();
   request.continueFromWeights = continue_weights_->isChecked() && continue_weights_->isEnabled();
   request.resumeCheckpoint = checkpoint;
