@@ -22,6 +22,7 @@
 #include <QTabBar>
 #include <QTabWidget>
 #include <QTimer>
+#include <QValueAxis>
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -442,6 +443,28 @@ class TestTrainingDashboard : public QObject {
     }
     qInfo("worst UI latency under the flood: %lld ms, %lld deliveries", worst, (long long)c.deliveries());
     QVERIFY2(worst < 250, qPrintable(QString("worst probe gap %1 ms").arg(worst)));
+  }
+
+  void chartAxesFollowTheData() {
+    app::MetricChart chart("Throughput", "samples/s");
+    chart.resize(400, 250);
+    chart.show();
+    chart.setSeries("s", {{0, 0.1}, {1, 0.2}}, Qt::blue);
+    chart.rescale();
+    // From a range of 1 to one of ten million: the ticks must follow, not multiply.
+    QElapsedTimer t;
+    t.start();
+    chart.setSeries("s", {{0, 1e7}, {1e6, 2e7}}, Qt::blue);
+    chart.rescale();
+    QVERIFY2(t.elapsed() < 2000, qPrintable(QString("%1 ms").arg(t.elapsed())));
+    auto* x = qobject_cast<QValueAxis*>(chart.chart()->axes(Qt::Horizontal).value(0));
+    auto* y = qobject_cast<QValueAxis*>(chart.chart()->axes(Qt::Vertical).value(0));
+    QVERIFY(x && y);
+    QCOMPARE(x->min(), 0.0);
+    QCOMPARE(x->max(), 1e6);  // already round
+    QVERIFY(y->min() >= 0 && y->min() < 1e7 && y->max() > 2e7);
+    QVERIFY(x->tickCount() >= 2 && x->tickCount() <= 10);
+    QVERIFY(y->tickCount() >= 2 && y->tickCount() <= 10);
   }
 
   void smoothingAndEnvelopeHelpers() {

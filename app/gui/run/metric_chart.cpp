@@ -8,6 +8,7 @@
 #include <QLogValueAxis>
 #include <QPen>
 #include <QValueAxis>
+#include <algorithm>
 #include <cmath>
 
 namespace nl::app {
@@ -131,8 +132,44 @@ QStringList MetricChart::seriesNames() const {
   return out;
 }
 
+namespace {
+
+// 1, 2 or 5 times a power of ten, near range / ticks.
+double niceStep(double range, int ticks) {
+  const double raw = range / std::max(1, ticks);
+  const double mag = std::pow(10, std::floor(std::log10(raw)));
+  const double f = raw / mag;
+  return (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * mag;
+}
+
+// Sets the range, widened to round values, with fixed ticks at round steps: as many as the
+// axis has room for (labels ~35 px apart vertically, ~90 px horizontally), so a short chart
+// never elides its labels. (Not QValueAxis::TicksDynamic: a chart re-ranges its axes itself
+// when a series is replaced, and a small interval left over a large range lays out millions
+// of ticks.)
+void setRangeWithRoundTicks(QValueAxis* axis, double lo, double hi, double pixels, double spacing) {
+  if (!(hi > lo) || !std::isfinite(hi - lo)) {
+    axis->setRange(lo, hi);
+    return;
+  }
+  const double step = niceStep(hi - lo, std::max(2, static_cast<int>(pixels / spacing)));
+  const double a = std::floor(lo / step + 1e-9) * step, b = std::ceil(hi / step - 1e-9) * step;
+  const int ticks = static_cast<int>(std::lround((b - a) / step)) + 1;
+  axis->setRange(a, b);
+  axis->setTickCount(std::clamp(ticks, 2, 40));
+}
+
+}  // namespace
+
+void MetricChart::resizeEvent(QResizeEvent* event) {
+  QChartView::resizeEvent(event);
+  rescale();
+}
+
 void MetricChart::setYRange(double lo, double hi) {
   fixed_y_ = true;
+  fixed_lo_ = lo;
+  fixed_hi_ = hi;
   y_->setRange(lo, hi);
 }
 
@@ -151,28 +188,31 @@ void MetricChart::rescale() {
     take(b->lowerSeries()->points());
     take(b->upperSeries()->points());
   }
-  if (!std::isfinite(x0)) {
-    x_->setRange(0, 1);
-    if (!fixed_y_) y_->setRange(log_y_ ? 1e-3 : 0, 1);
+  const QRectF area = chart()->plotArea();
+  const bool empty = !std::isfinite(x0);
+  if (empty) {
+    x0 = 0;
+    x1 = 1;
+    y0 = log_y_ ? 1e-3 : 0;
+    y1 = 1;
+  }
+  setRangeWithRoundTicks(x_, std::min(x0, 0.0), x1 > x0 ? x1 : x0 + 1, area.width(), 90);
+  if (fixed_y_) {
+    if (!log_y_) setRangeWithRoundTicks(static_cast<QValueAxis*>(y_), fixed_lo_, fixed_hi_, area.height(), 35);
     return;
   }
-  x_->setRange(std::min(x0, 0.0), x1 > x0 ? x1 : x0 + 1);
-  x_->applyNiceNumbers();
-  if (fixed_y_) return;
   if (log_y_) {
     double lo = std::pow(10, std::floor(std::log10(std::max(y0, 1e-30))));
     double hi = std::pow(10, std::ceil(std::log10(std::max(y1, lo * 10))));
     if (hi <= lo) hi = lo * 10;
     y_->setRange(lo, hi);
-  } else {
-    double pad = (y1 - y0) * 0.05;
-    if (pad <= 0) pad = std::max(std::abs(y1) * 0.05, 1e-6);
-    // Losses, rates and throughputs are never negative: no axis below zero for them.
-    const double lo = y0 >= 0 ? std::max(0.0, y0 - pad) : y0 - pad;
-    auto* axis = static_cast<QValueAxis*>(y_);
-    axis->setRange(lo, y1 + pad);
-    axis->applyNiceNumbers();
+    return;
   }
+  double pad = (y1 - y0) * 0.05;
+  if (pad <= 0) pad = std::max(std::abs(y1) * 0.05, 1e-6);
+  // Losses, rates and throughputs are never negative: no axis below zero for them.
+  const double lo = y0 >= 0 ? std::max(0.0, y0 - pad) : y0 - pad;
+  setRangeWithRoundTicks(static_cast<QValueAxis*>(y_), lo, y1 + pad, area.height(), 35);
 }
 
 }  // namespace nl::app

@@ -37,6 +37,9 @@ class MetricChart : public QChartView {
   void rescale();
   void setYRange(double lo, double hi);  // fixed range (accuracy: 0–1); rescale keeps it
 
+ protected:
+  void resizeEvent(QResizeEvent* event) override;
+
  private:
   QLineSeries* lineFor(const QString& name, const QColor& color, bool dashed, qreal width);
   std::map<QString, QLineSeries*> lines_;
@@ -45,6 +48,7 @@ class MetricChart : public QChartView {
   QAbstractAxis* y_;
   bool log_y_;
   bool fixed_y_ = false;
+  double fixed_lo_ = 0, fixed_hi_ = 1;
 };
 
 }  // namespace nl::app

@@ -1,6 +1,6 @@
 // Trains an example project in the main window, offscreen, and renders the training
-// dashboard for the docs: the whole window during the run (gradient sparklines on the
-// canvas nodes, the dashboard dock) and the dashboard's tabs after it. Settings and runs go
+// dashboard for the docs: the whole window a third into the run, paused there (gradient
+// sparklines on the canvas nodes, the dashboard dock), and the dashboard's tabs after it. Settings and runs go
 // to scratch folders, so the pictures never depend on the user's files.
 //
 //   QT_QPA_PLATFORM=offscreen build/app/netloom_dashboard_screenshot \
@@ -11,7 +11,6 @@
 #include <QDir>
 #include <QDockWidget>
 #include <QElapsedTimer>
-#include <QSpinBox>
 #include <QTabWidget>
 #include <QTemporaryDir>
 #include <cstdio>
@@ -59,7 +58,9 @@ int main(int argc, char** argv) {
   // A copy of the project, so its runs folder lands in the scratch folder.
   const QString copy = scratch.filePath(QFileInfo(QString::fromLocal8Bit(argv[1])).fileName());
   try {
-    nl::project::save_project(nl::project::load_project(argv[1]), copy.toStdString());
+    nl::project::Project p = nl::project::load_project(argv[1]);
+    if (argc == 4) p.training.epochs = QString(argv[3]).toInt();
+    nl::project::save_project(p, copy.toStdString());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;
@@ -69,8 +70,9 @@ int main(int argc, char** argv) {
   window.show();
   if (!window.openProject(copy)) return 1;
   nl::app::TrainingUi* training = window.training();
-  if (argc == 4) training->settingsWidget()->epochsSpin()->setValue(QString(argv[3]).toInt());
   training->settingsDock()->raise();
+  QDockWidget* layers = window.findChild<QDockWidget*>("paletteDock");
+  if (layers) window.resizeDocks({layers, training->settingsDock()}, {200, 330}, Qt::Horizontal);
   window.resizeDocks({training->dashboardDock()}, {520}, Qt::Vertical);
   settle(200);
   window.view()->fitToView();
@@ -85,12 +87,16 @@ int main(int argc, char** argv) {
   while (!finished && clock.elapsed() < 120000) {
     const auto& steps = training->dashboard()->metrics().steps;
     if (!steps.empty() && steps.back().epoch * 3 >= epochs) break;
-    settle(50);
+    settle(5);
   }
+  // Paused there, so the picture shows the run mid-way however fast this machine is.
+  training->pause();
+  settle(150);
   training->dashboard()->redraw();
   window.view()->fitToView();
-  settle(100);
+  settle(150);
   if (!save(&window, out + "/main-window-training.png")) return 1;
+  training->resume();
   while (!finished && clock.elapsed() < 400000) settle(50);
   if (!finished) {
     std::fprintf(stderr, "error: the run did not finish\n");
