@@ -51,8 +51,20 @@ class RunController::QueueSink : public run::TrainingSink {
   void on_message(const std::string& m) override {
     push([&](RunEvents& e) { e.messages.push_back(m); });
   }
+  // The trainer reports its end before the worker has written the run folder's last files;
+  // the result is held until work() releases it, so the UI thread's join never waits.
   void on_finished(const run::RunResult& r) override {
-    push([&](RunEvents& e) { e.finished = r; });
+    std::lock_guard<std::mutex> lock(mutex_);
+    held_ = r;
+  }
+  void release_finished() {
+    std::optional<run::RunResult> r;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      r = std::move(held_);
+      held_.reset();
+    }
+    if (r) push([&](RunEvents& e) { e.finished = *r; });
   }
   RunEvents take() {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -81,6 +93,7 @@ class RunController::QueueSink : public run::TrainingSink {
   RunController& controller_;
   std::mutex mutex_;
   RunEvents pending_;
+  std::optional<run::RunResult> held_;
 };
 
 RunController::RunController(QObject* parent) : QObject(parent), sink_(std::make_unique<QueueSink>(*this)) {
@@ -262,6 +275,7 @@ void RunController::work() {
       f.write(QJsonDocument(o).toJson());
     }
   }
+  sink_->release_finished();
 }
 
 void RunController::deliver() {
