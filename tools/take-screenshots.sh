@@ -16,3 +16,4 @@ mkdir -p "$out"
 "$build"/app/netloom_main_window_screenshot --start-page "$out"/start-page.png light
 "$build"/editor/netloom_canvas_screenshot resources/examples/shapes_cnn.netloom "$out"
 "$build"/app/netloom_dashboard_screenshot resources/examples/spirals_mlp.netloom "$out" 40
+"$build"/app/netloom_dashboard_screenshot resources/examples/spirals_mlp.netloom "$out" 40 dark

@@ -32,7 +32,7 @@ namespace nl::app {
 
 namespace {
 
-const QColor kTrain(31, 119, 180), kTrainEpoch(23, 76, 140), kVal(255, 127, 14), kLr(44, 160, 44),
+const QColor kTrain(110, 165, 215), kTrainEpoch(31, 100, 200), kVal(255, 127, 14), kLr(44, 160, 44),
     kSpeed(148, 103, 189);
 
 QColor layerColor(size_t i) {

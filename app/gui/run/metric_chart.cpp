@@ -44,6 +44,7 @@ MetricChart::MetricChart(const QString& title, const QString& y_label, bool log_
   y_->setTitleFont(QFont(font().family(), 8));
   chart->addAxis(y_, Qt::AlignLeft);
   setChart(chart);
+  applyPalette();
   setRenderHint(QPainter::Antialiasing);
   setMinimumSize(220, 170);
 }
@@ -160,6 +161,29 @@ void setRangeWithRoundTicks(QValueAxis* axis, double lo, double hi, double pixel
 }
 
 }  // namespace
+
+void MetricChart::applyPalette() {
+  // The chart follows the application's theme (light or dark) rather than Qt Charts' own.
+  const QPalette pal = palette();
+  chart()->setBackgroundBrush(pal.base());
+  chart()->setBackgroundPen(Qt::NoPen);
+  chart()->setTitleBrush(pal.text());
+  chart()->legend()->setLabelColor(pal.text().color());
+  QColor grid = pal.text().color();
+  grid.setAlpha(40);
+  for (QAbstractAxis* axis : {static_cast<QAbstractAxis*>(x_), y_}) {
+    axis->setLabelsColor(pal.text().color());
+    axis->setTitleBrush(pal.text());
+    axis->setGridLineColor(grid);
+    axis->setLinePenColor(pal.mid().color());
+  }
+  setBackgroundBrush(pal.window());
+}
+
+void MetricChart::changeEvent(QEvent* event) {
+  QChartView::changeEvent(event);
+  if (event->type() == QEvent::PaletteChange) applyPalette();
+}
 
 void MetricChart::resizeEvent(QResizeEvent* event) {
   QChartView::resizeEvent(event);

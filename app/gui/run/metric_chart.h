@@ -39,8 +39,10 @@ class MetricChart : public QChartView {
 
  protected:
   void resizeEvent(QResizeEvent* event) override;
+  void changeEvent(QEvent* event) override;
 
  private:
+  void applyPalette();
   QLineSeries* lineFor(const QString& name, const QColor& color, bool dashed, qreal width);
   std::map<QString, QLineSeries*> lines_;
   std::map<QString, QAreaSeries*> bands_;

@@ -6,7 +6,7 @@
 //   QT_QPA_PLATFORM=offscreen build/app/netloom_dashboard_screenshot \
 //       resources/examples/spirals_mlp.netloom docs/screenshots [EPOCHS]
 // writes dashboard.png, dashboard-layers.png, dashboard-validation.png and
-// main-window-training.png into the folder.
+// main-window-training.png into the folder; with "dark" after EPOCHS, dashboard-dark.png.
 #include <QApplication>
 #include <QDir>
 #include <QDockWidget>
@@ -42,8 +42,8 @@ bool save(QWidget* w, const QString& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 3 || argc > 4) {
-    std::fprintf(stderr, "usage: %s PROJECT.netloom OUTPUT_FOLDER [EPOCHS]\n", argv[0]);
+  if (argc < 3 || argc > 5) {
+    std::fprintf(stderr, "usage: %s PROJECT.netloom OUTPUT_FOLDER [EPOCHS [light|dark]]\n", argv[0]);
     return 2;
   }
   QTemporaryDir scratch;
@@ -59,13 +59,15 @@ int main(int argc, char** argv) {
   const QString copy = scratch.filePath(QFileInfo(QString::fromLocal8Bit(argv[1])).fileName());
   try {
     nl::project::Project p = nl::project::load_project(argv[1]);
-    if (argc == 4) p.training.epochs = QString(argv[3]).toInt();
+    if (argc >= 4) p.training.epochs = QString(argv[3]).toInt();
     nl::project::save_project(p, copy.toStdString());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;
   }
   nl::app::MainWindow window;
+  const bool dark = argc == 5 && QString(argv[4]) == "dark";
+  window.setTheme(dark ? nl::app::Theme::Dark : nl::app::Theme::Light);
   window.resize(1600, 1000);
   window.show();
   if (!window.openProject(copy)) return 1;
@@ -95,7 +97,7 @@ int main(int argc, char** argv) {
   training->dashboard()->redraw();
   window.view()->fitToView();
   settle(150);
-  if (!save(&window, out + "/main-window-training.png")) return 1;
+  if (!dark && !save(&window, out + "/main-window-training.png")) return 1;
   training->resume();
   while (!finished && clock.elapsed() < 400000) settle(50);
   if (!finished) {
@@ -110,6 +112,10 @@ int main(int argc, char** argv) {
   d->redraw();
   settle(200);
   const char* names[] = {"dashboard.png", "dashboard-layers.png", "dashboard-validation.png"};
+  if (dark) {  // one picture: the metrics in the dark theme
+    if (!save(d, out + "/dashboard-dark.png")) return 1;
+    return 0;
+  }
   for (int tab = 0; tab < 3; ++tab) {
     d->tabs()->setCurrentIndex(tab);
     settle(150);
