@@ -226,6 +226,37 @@ class TestTrainingDashboard : public QObject {
     QCOMPARE(d->lossChart()->pointCount(overlay), 0);
   }
 
+  void imageRunShowsSamplesAndConfusion() {
+    QTemporaryDir dir;
+    QString path = dir.filePath("shapes.netloom");
+    project::Project p = project::load_project(NETLOOM_EXAMPLES_DIR "/shapes_cnn.netloom");
+    project::save_project(p, path.toStdString());
+    MainWindow w;
+    w.show();
+    QApplication::setActiveWindow(&w);
+    QVERIFY(QTest::qWaitForWindowActive(&w));
+    QVERIFY(w.openProject(path));
+    app::TrainingUi* t = w.training();
+    // A small set, one epoch: 320 images to train on, 80 to validate.
+    retype(t->settingsWidget()->findChild<QSpinBox*>("samplesSpin"), "400");
+    retype(t->settingsWidget()->epochsSpin(), "1");
+    QCOMPARE(w.session().training.dataset.samples, int64_t{400});
+    QTest::keyClick(&w, Qt::Key_F5);
+    QVERIFY(waitFinished(t, 120000));
+    QCOMPARE(t->controller()->result().status, run::RunStatus::Completed);
+    app::DashboardWidget* d = t->dashboard();
+    QVERIFY(d->sampleView()->showsImages());
+    QCOMPARE(d->sampleView()->sampleCount(), 32);
+    QCOMPARE(d->confusionView()->classCount(), int64_t{4});
+    int64_t total = 0;
+    for (int64_t a = 0; a < 4; ++a)
+      for (int64_t b = 0; b < 4; ++b) total += d->confusionView()->cell(a, b);
+    QCOMPARE(total, int64_t{80});
+    // Every layer with weights reports a norm; the convolutions' weights have histograms.
+    QVERIFY(d->metrics().layers.count("block1_conv"));
+    QVERIFY(!d->metrics().layers.at("block1_conv").weights.empty());
+  }
+
   void stopEndsWithinOneStep() {
     QTemporaryDir dir;
     MainWindow w;
