@@ -215,6 +215,21 @@ EditResult GraphDocument::renameGroup(const std::string& from, const std::string
   return refuse(run(*this, undo_, new SetNodesUiCommand(*this, tr("Rename Block"), std::move(after))));
 }
 
+EditResult GraphDocument::setNodesFolded(const std::vector<NodeId>& ids, bool folded) {
+  std::map<NodeId, graph::NodeUi> after;
+  for (NodeId id : ids) {
+    const graph::Node* n = graph_.find(id);
+    if (!n) return refuse(EditResult::failure("no node with id " + std::to_string(id)));
+    if (!n->ui.group.empty() || n->ui.collapsed == folded) continue;  // blocks fold as a whole
+    graph::NodeUi ui = n->ui;
+    ui.collapsed = folded;
+    after[id] = ui;
+  }
+  if (after.empty()) return refuse(EditResult::failure(folded ? "nothing to fold" : "nothing to unfold"));
+  return refuse(run(*this, undo_, new SetNodesUiCommand(*this, folded ? tr("Fold Layers") : tr("Unfold Layers"),
+                                                        std::move(after))));
+}
+
 EditResult GraphDocument::canConnect(const Edge& edge) {
   // connect() is the one place that knows every rule; trying it and taking the edge back
   // (the edge list is restored exactly: the edge was appended last) answers without copying.

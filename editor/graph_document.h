@@ -68,6 +68,8 @@ class GraphDocument : public QObject {
   graph::EditResult ungroup(const std::string& name);
   graph::EditResult setGroupCollapsed(const std::string& name, bool collapsed);
   graph::EditResult renameGroup(const std::string& from, const std::string& to);
+  // Folds nodes outside blocks to their header, or unfolds them (one undo step).
+  graph::EditResult setNodesFolded(const std::vector<graph::NodeId>& ids, bool folded);
 
   // Would connect() accept this edge? Same answer, nothing changed, no signals.
   graph::EditResult canConnect(const graph::Edge& edge);
