@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <set>
+#include <tuple>
 
 #include "editor/commands/add_node_command.h"
 #include "editor/commands/connect_command.h"
@@ -47,6 +48,9 @@ void GraphDocument::reset(graph::ModelGraph graph) {
   undo_.clear();
   graph_ = std::move(graph);
   analysis_ = graph::analyze(graph_);
+  touched_.clear();
+  changed_.clear();
+  changed_all_ = true;  // a new graph: every view rebuilds
   undo_.setClean();
   emit graphReset();
   emit analysisChanged();
@@ -215,6 +219,21 @@ EditResult GraphDocument::renameGroup(const std::string& from, const std::string
   return refuse(run(*this, undo_, new SetNodesUiCommand(*this, tr("Rename Block"), std::move(after))));
 }
 
+EditResult GraphDocument::setNodesFolded(const std::vector<NodeId>& ids, bool folded) {
+  std::map<NodeId, graph::NodeUi> after;
+  for (NodeId id : ids) {
+    const graph::Node* n = graph_.find(id);
+    if (!n) return refuse(EditResult::failure("no node with id " + std::to_string(id)));
+    if (!n->ui.group.empty() || n->ui.collapsed == folded) continue;  // blocks fold as a whole
+    graph::NodeUi ui = n->ui;
+    ui.collapsed = folded;
+    after[id] = ui;
+  }
+  if (after.empty()) return refuse(EditResult::failure(folded ? "nothing to fold" : "nothing to unfold"));
+  return refuse(run(*this, undo_, new SetNodesUiCommand(*this, folded ? tr("Fold Layers") : tr("Unfold Layers"),
+                                                        std::move(after))));
+}
+
 EditResult GraphDocument::canConnect(const Edge& edge) {
   // connect() is the one place that knows every rule; trying it and taking the edge back
   // (the edge list is restored exactly: the edge was appended last) answers without copying.
@@ -229,6 +248,7 @@ EditValue<NodeId> GraphDocument::applyAddNode(const std::string& type, const std
                                               const graph::AttrMap& attrs, const graph::NodeUi& ui) {
   auto r = graph_.add_node(type, name, attrs, ui);
   if (r) analysis_stale_ = true;
+  if (r) touched_.insert(r.value);
   if (r) emit nodeAdded(r.value);
   return r;
 }
@@ -236,6 +256,7 @@ EditValue<NodeId> GraphDocument::applyAddNode(const std::string& type, const std
 EditResult GraphDocument::applyInsertNode(const graph::Node& node) {
   EditResult r = graph_.insert_node(node);
   if (r) analysis_stale_ = true;
+  if (r) touched_.insert(node.id);
   if (r) emit nodeAdded(node.id);
   return r;
 }
@@ -244,6 +265,7 @@ EditValue<graph::RemovedNode> GraphDocument::applyRemoveNode(NodeId id) {
   auto r = graph_.remove_node(id);
   if (r) analysis_stale_ = true;
   if (r) {
+    for (const Edge& e : r.value.edges) touched_.insert({e.from.node, e.to.node});
     for (const Edge& e : r.value.edges) emit edgeRemoved(e);
     emit nodeRemoved(id);
   }
@@ -254,6 +276,8 @@ EditResult GraphDocument::applyRestoreNode(const graph::RemovedNode& removed) {
   EditResult r = graph_.restore_node(removed);
   if (r) analysis_stale_ = true;
   if (r) {
+    touched_.insert(removed.node.id);
+    for (const Edge& e : removed.edges) touched_.insert({e.from.node, e.to.node});
     emit nodeAdded(removed.node.id);
     for (const Edge& e : removed.edges) emit edgeAdded(e);
   }
@@ -263,6 +287,7 @@ EditResult GraphDocument::applyRestoreNode(const graph::RemovedNode& removed) {
 EditResult GraphDocument::applyConnect(const Edge& edge) {
   EditResult r = graph_.connect(edge);
   if (r) analysis_stale_ = true;
+  if (r) touched_.insert({edge.from.node, edge.to.node});
   if (r) emit edgeAdded(edge);
   return r;
 }
@@ -270,6 +295,7 @@ EditResult GraphDocument::applyConnect(const Edge& edge) {
 EditResult GraphDocument::applyDisconnect(const Edge& edge) {
   EditResult r = graph_.disconnect(edge);
   if (r) analysis_stale_ = true;
+  if (r) touched_.insert({edge.from.node, edge.to.node});
   if (r) emit edgeRemoved(edge);
   return r;
 }
@@ -278,6 +304,7 @@ EditResult GraphDocument::applySetAttribute(NodeId id, const std::string& name,
                                             const std::optional<graph::AttrValue>& value) {
   EditResult r = value ? graph_.set_attribute(id, name, *value) : graph_.reset_attribute(id, name);
   if (r) analysis_stale_ = true;
+  if (r) touched_.insert(id);
   if (r) emit nodeChanged(id);
   return r;
 }
@@ -285,6 +312,7 @@ EditResult GraphDocument::applySetAttribute(NodeId id, const std::string& name,
 EditResult GraphDocument::applyRename(NodeId id, const std::string& name) {
   EditResult r = graph_.rename(id, name);
   if (r) analysis_stale_ = true;
+  if (r) touched_.insert(id);
   if (r) emit nodeChanged(id);
   return r;
 }
@@ -300,9 +328,47 @@ void GraphDocument::endChange() {
   if (--change_depth_ == 0 && analysis_stale_) reanalyze();
 }
 
+namespace {
+
+// What a node's item and its edges show of the analysis: inferred tensors, cost, messages.
+bool same_for_views(const graph::NodeAnalysis& a, const graph::NodeAnalysis& b) {
+  return a.inputs == b.inputs && a.outputs == b.outputs && a.cost.params == b.cost.params &&
+         a.cost.flops == b.cost.flops && a.activation_bytes == b.activation_bytes && a.inferred == b.inferred &&
+         a.reaches_output == b.reaches_output;
+}
+
+using MessageKey = std::tuple<int, std::string, int>;  // severity, text, input port
+std::map<NodeId, std::vector<MessageKey>> messages_by_node(const graph::GraphAnalysis& a) {
+  std::map<NodeId, std::vector<MessageKey>> out;
+  for (const graph::NodeMessage& m : a.messages)
+    out[m.node].emplace_back(static_cast<int>(m.severity), m.text, m.input_port);
+  return out;
+}
+
+}  // namespace
+
 void GraphDocument::reanalyze() {
   analysis_stale_ = false;
-  analysis_ = graph::analyze(graph_);
+  graph::GraphAnalysis next = graph::analyze(graph_);
+  // Note [Changed nodes]: views refresh only the nodes whose analysis or ports changed (and
+  // the edges touching them); on a 2,000-node graph refreshing every item took most of an
+  // edit's time. An edit elsewhere can change a node's shapes or messages downstream, which
+  // the comparison catches.
+  changed_ = std::move(touched_);
+  touched_.clear();
+  auto old_messages = messages_by_node(analysis_), new_messages = messages_by_node(next);
+  for (const auto& [id, na] : next.nodes) {
+    auto old = analysis_.nodes.find(id);
+    if (old == analysis_.nodes.end() || !same_for_views(old->second, na)) changed_.insert(id);
+  }
+  for (const auto* side : {&old_messages, &new_messages})
+    for (const auto& [id, list] : *side) {
+      auto o = old_messages.find(id), n = new_messages.find(id);
+      bool same = o != old_messages.end() && n != new_messages.end() && o->second == n->second;
+      if (!same && id != 0) changed_.insert(id);
+    }
+  changed_all_ = false;
+  analysis_ = std::move(next);
   emit analysisChanged();
 }
 

@@ -20,6 +20,7 @@
 #include <QUndoStack>
 #include <map>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -44,6 +45,10 @@ class GraphDocument : public QObject {
   void markClean() { undo_.setClean(); }
   // Replaces the whole graph (open a file, new project): no undo history, clean.
   void reset(graph::ModelGraph graph);
+  // The nodes whose analysis, messages or ports changed in the last analysis (Note [Changed
+  // nodes] in graph_document.cpp); after reset() every node counts as changed.
+  const std::set<graph::NodeId>& changedNodes() const { return changed_; }
+  bool changedAll() const { return changed_all_; }
   // The reason of the last refused request, for tests and the status bar.
   const QString& lastError() const { return last_error_; }
 
@@ -68,6 +73,8 @@ class GraphDocument : public QObject {
   graph::EditResult ungroup(const std::string& name);
   graph::EditResult setGroupCollapsed(const std::string& name, bool collapsed);
   graph::EditResult renameGroup(const std::string& from, const std::string& to);
+  // Folds nodes outside blocks to their header, or unfolds them (one undo step).
+  graph::EditResult setNodesFolded(const std::vector<graph::NodeId>& ids, bool folded);
 
   // Would connect() accept this edge? Same answer, nothing changed, no signals.
   graph::EditResult canConnect(const graph::Edge& edge);
@@ -118,6 +125,9 @@ class GraphDocument : public QObject {
   QString last_error_;
   int change_depth_ = 0;
   bool analysis_stale_ = false;  // a step since the last analysis changed more than positions
+  std::set<graph::NodeId> touched_;  // nodes whose ports or edges steps changed since then
+  std::set<graph::NodeId> changed_;
+  bool changed_all_ = true;
   int last_move_id_ = 0;
 };
 

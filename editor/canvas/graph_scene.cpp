@@ -203,9 +203,17 @@ void GraphScene::syncNode(graph::NodeId id) {
 
 void GraphScene::syncAll() {
   // Shapes and messages may change anywhere downstream of an edit, and port counts with the
-  // edges (variadic inputs): refresh every item. The analysis itself is the costly part.
-  for (auto& [id, item] : nodes_) item->sync();
-  for (auto& [edge, item] : edges_) item->sync();
+  // edges (variadic inputs): the document says which nodes changed (Note [Changed nodes]).
+  if (doc_.changedAll()) {
+    for (auto& [id, item] : nodes_) item->sync();
+    for (auto& [edge, item] : edges_) item->sync();
+  } else {
+    const std::set<graph::NodeId>& changed = doc_.changedNodes();
+    for (graph::NodeId id : changed)
+      if (NodeItem* item = nodeItem(id)) item->sync();
+    for (auto& [edge, item] : edges_)
+      if (changed.count(edge.from.node) || changed.count(edge.to.node)) item->sync();
+  }
   syncGroups();  // places every edge too
 }
 

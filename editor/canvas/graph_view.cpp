@@ -255,7 +255,15 @@ void GraphView::ungroupSelection() {
 void GraphView::toggleSelectedGroups() {
   std::vector<std::string> names = scene_->selectedGroupNames();
   if (names.empty()) {
-    emit scene_->statusMessage(tr("Select a block to collapse or expand"));
+    // Layers outside blocks fold to their header (or unfold, when all are folded).
+    std::vector<graph::NodeId> ids = scene_->selectedNodeIds();
+    if (ids.empty()) {
+      emit scene_->statusMessage(tr("Select a block or layers to collapse or expand"));
+      return;
+    }
+    bool all_folded = true;
+    for (graph::NodeId id : ids) all_folded = all_folded && scene_->document().graph().node(id).ui.collapsed;
+    scene_->document().setNodesFolded(ids, !all_folded);
     return;
   }
   GraphDocument& doc = scene_->document();

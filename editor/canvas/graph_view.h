@@ -64,7 +64,8 @@ class GraphView : public QGraphicsView {
 
   // Blocks (Note [Blocks in the model graph] in groups/node_groups.h): the selected layers
   // become a block named "block N" (Ctrl+G; Rename Block names it); Ctrl+Shift+G dissolves
-  // the selected blocks; Ctrl+E collapses or expands them (as does a double-click).
+  // the selected blocks; Ctrl+E collapses or expands them (as does a double-click), or folds
+  // selected layers outside blocks to their header.
   void groupSelection();
   void ungroupSelection();
   void toggleSelectedGroups();

@@ -62,8 +62,11 @@ NodeLayout NodeLayout::of(const GraphDocument& doc, graph::NodeId id) {
   // The first attributes of the schema are the ones that define the layer (out_features,
   // out_channels, kernel_size): show those, with defaults filled in.
   graph::AttrMap attrs = g.resolved_attributes(id);
+  // A folded node (ui.collapsed outside a block, Note [Blocks in the model graph]) shows its
+  // type, name and ports only.
+  const bool folded = n.ui.collapsed && n.ui.group.empty();
   for (const graph::AttrSpec& spec : schema.attrs) {
-    if (l.lines.size() >= NodeStyle::kKeyAttributes) break;
+    if (folded || l.lines.size() >= NodeStyle::kKeyAttributes) break;
     // Lists without spaces: "[-1,1,28,28]" fits a node where "[-1, 1, 28, 28]" is cut.
     QString value = QString::fromStdString(graph::attr_value_to_string(attrs.at(spec.name)));
     if (value.startsWith('[')) value.remove(' ');

@@ -257,6 +257,24 @@ class TestGroups : public QObject {
     QCOMPARE(c.doc.graph().nodes().size(), size_t{6 + 2 + 1});
   }
 
+  void ctrlEFoldsLayersOutsideBlocksToTheirHeader() {
+    Canvas c;
+    QRectF open = c.scene.nodeItem(c.fc)->boundingRect();
+    c.view.setFocus();
+    QTest::mouseClick(c.vp(), Qt::LeftButton, Qt::NoModifier, c.header(c.fc));
+    QTest::keyClick(&c.view, Qt::Key_E, Qt::ControlModifier);
+    QApplication::processEvents();
+    QVERIFY(c.doc.graph().node(c.fc).ui.collapsed);
+    QVERIFY(node_groups(c.doc.graph()).empty());  // a fold, not a block
+    QVERIFY(c.scene.nodeItem(c.fc)->boundingRect().height() < open.height());
+    QVERIFY(c.scene.nodeItem(c.fc)->isVisible());
+    QTest::keyClick(&c.view, Qt::Key_E, Qt::ControlModifier);  // unfold
+    QVERIFY(!c.doc.graph().node(c.fc).ui.collapsed);
+    QCOMPARE(c.scene.nodeItem(c.fc)->boundingRect(), open);
+    c.doc.undoStack()->undo();
+    QVERIFY(c.doc.graph().node(c.fc).ui.collapsed);
+  }
+
   void pinchZoomsAroundTheFingers() {
     Canvas c;
     double before = c.view.zoom();
