@@ -147,6 +147,9 @@ struct LayerSchema {
   std::function<int(const AttrMap& resolved_attrs)> num_outputs;
   // Marks a node that only training uses (the loss node): run/export leave it out.
   bool training_only = false;
+  // Accepts attributes the schema does not declare, of any kind (the generic OnnxOp node
+  // keeps an ONNX node's own attributes under their ONNX names).
+  bool open_attributes = false;
 
   // Sets ctx.outputs (one per output port) or calls ctx.fail.
   std::function<void(LayerContext& ctx)> infer;

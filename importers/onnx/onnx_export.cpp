@@ -3,6 +3,7 @@
 #include "importers/onnx/onnx_export.h"
 
 #include <onnx/checker.h>
+#include <onnx/defs/schema.h>
 #include <onnx/onnx_pb.h>
 #include <onnx/shape_inference/implementation.h>
 
@@ -27,6 +28,7 @@ int32_t onnx_elem_type(DType t) {
   switch (t) {
     case DType::Float32: return onnx::TensorProto::FLOAT;
     case DType::Int64: return onnx::TensorProto::INT64;
+    case DType::Bool: return onnx::TensorProto::BOOL;
     default: fail("ONNX export: tensors of dtype ", dtype_name(t), " are not exported yet");
   }
 }
@@ -282,10 +284,114 @@ class Exporter {
     } else if (t == "Dropout") {
       // Dropout without training_mode is the identity at inference; its ratio keeps p.
       add("Dropout", {in(n, 0), const_float(n, "ratio", static_cast<float>(f(a, "p")))}, {out(n)}, n);
+    } else if (t == "OnnxOp") {
+      emit_generic(n, a);
     } else if (t == "Embedding") {
       attr(add("Gather", {weight(n, "weight"), in(n, 0)}, {out(n)}, n), "axis", int64_t{0});
     } else {
       fail("ONNX export: node '", n.name, "' is a ", t, " layer, which has no ONNX mapping yet");
+    }
+  }
+
+  // A generic node goes back out as the op it holds (Note [Generic ONNX ops]).
+  void emit_generic(const Node& n, const AttrMap& a) {
+    const std::string& op = s(a, "op_type");
+    const std::string& domain = s(a, "domain");
+    auto where = [&] { return "ONNX export: node '" + n.name + "' (OnnxOp " + op + "): "; };
+    NL_CHECK(domain.empty() || domain == "ai.onnx", where(), "ops of domain '", domain, "' are not exported");
+    const auto* schema = onnx::OpSchemaRegistry::Schema(op, static_cast<int>(opts_.opset), "");
+    NL_CHECK(schema, where(), "no such op in opset ", opts_.opset);
+    // An op whose definition changed between the node's opset and the export's would change
+    // meaning (ReduceMean's axes moved from an attribute to an input in opset 18).
+    const auto* origin = onnx::OpSchemaRegistry::Schema(op, static_cast<int>(i(a, "opset")), "");
+    NL_CHECK(origin && origin->SinceVersion() == schema->SinceVersion(), where(), "the op was imported from opset ",
+             i(a, "opset"), " and its definition differs in opset ", opts_.opset, "; export at opset ", i(a, "opset"),
+             " or replace the node with a layer");
+    std::vector<std::string> layout;
+    {
+      const std::string& text = s(a, "inputs");
+      std::string token;
+      for (char c : text + ",") {
+        if (c == ',') {
+          layout.push_back(token);
+          token.clear();
+        } else {
+          token += c;
+        }
+      }
+      if (text.empty()) layout.assign(static_cast<size_t>(g_.num_input_slots(n.id)), "port");
+      if (text.empty() && !g_.edge_into({n.id, 0})) layout.clear();
+    }
+    std::vector<std::string> ins;
+    int slot = 0;
+    for (size_t j = 0; j < layout.size(); ++j) {
+      std::string key = "in" + std::to_string(j);
+      if (layout[j] == "port") {
+        ins.push_back(in(n, slot++));
+      } else if (layout[j] == "const") {
+        auto value = a.find(key + ".value");
+        if (value != a.end()) {
+          const auto& shape = std::get<std::vector<int64_t>>(a.at(key + ".shape"));
+          Tensor t = tensor(std::get<std::vector<int64_t>>(value->second), Shape(shape.begin(), shape.end()));
+          auto dt = a.find(key + ".dtype");
+          if (dt != a.end() && std::get<int64_t>(dt->second) == onnx::TensorProto::BOOL) t = t.to(DType::Bool);
+          ins.push_back(constant(n, key, t));
+        } else {
+          ins.push_back(weight(n, key));
+        }
+      } else {
+        ins.push_back("");
+      }
+    }
+    while (!ins.empty() && ins.back().empty()) ins.pop_back();
+    std::vector<std::string> outs;
+    for (int p = 0; p < static_cast<int>(i(a, "num_outputs")); ++p) outs.push_back(out(n, p));
+    onnx::NodeProto* p = add(op, ins, outs, n);
+    for (const auto& [name, v] : a) {
+      if (name == "op_type" || name == "domain" || name == "opset" || name == "num_outputs" || name == "inputs" ||
+          name.find('.') != std::string::npos)
+        continue;
+      auto declared = schema->attributes().find(name);
+      auto type = declared != schema->attributes().end() ? declared->second.type : onnx::AttributeProto::UNDEFINED;
+      auto* at = p->add_attribute();
+      at->set_name(name);
+      if (type == onnx::AttributeProto::TENSOR) {
+        const auto& vals = std::get<std::vector<double>>(v);
+        auto dt = a.find(name + ".dtype");
+        DType dtype = dt != a.end() && std::get<int64_t>(dt->second) == onnx::TensorProto::INT64 ? DType::Int64
+                      : dt != a.end() && std::get<int64_t>(dt->second) == onnx::TensorProto::BOOL ? DType::Bool
+                                                                                                   : DType::Float32;
+        at->set_type(onnx::AttributeProto::TENSOR);
+        fill_tensor(*at->mutable_t(), "", tensor(std::vector<float>(vals.begin(), vals.end()), {1}).to(dtype));
+      } else if (auto* x = std::get_if<int64_t>(&v)) {
+        if (type == onnx::AttributeProto::FLOAT) {
+          at->set_type(onnx::AttributeProto::FLOAT);
+          at->set_f(static_cast<float>(*x));
+        } else {
+          at->set_type(onnx::AttributeProto::INT);
+          at->set_i(*x);
+        }
+      } else if (auto* x = std::get_if<bool>(&v)) {
+        at->set_type(onnx::AttributeProto::INT);
+        at->set_i(*x);
+      } else if (auto* x = std::get_if<double>(&v)) {
+        at->set_type(onnx::AttributeProto::FLOAT);
+        at->set_f(static_cast<float>(*x));
+      } else if (auto* x = std::get_if<std::string>(&v)) {
+        at->set_type(onnx::AttributeProto::STRING);
+        at->set_s(*x);
+      } else if (auto* x = std::get_if<std::vector<int64_t>>(&v)) {
+        if (type == onnx::AttributeProto::FLOATS) {  // an empty list reads back as ints
+          at->set_type(onnx::AttributeProto::FLOATS);
+          for (int64_t e : *x) at->add_floats(static_cast<float>(e));
+        } else {
+          at->set_type(onnx::AttributeProto::INTS);
+          for (int64_t e : *x) at->add_ints(e);
+        }
+      } else if (auto* x = std::get_if<std::vector<double>>(&v)) {
+        at->set_type(onnx::AttributeProto::FLOATS);
+        for (double e : *x) at->add_floats(static_cast<float>(e));
+      }
     }
   }
 
