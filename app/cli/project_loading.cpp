@@ -1,9 +1,12 @@
 // Loading a project and building its model, for the commands.
 #include "app/cli/project_loading.h"
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 
 #include "engine/core/error.h"
+#include "importers/onnx/onnx_import.h"
 
 namespace nl::app {
 
@@ -12,8 +15,16 @@ std::string project_folder(const std::string& project_path) {
   return p.has_parent_path() ? p.parent_path().string() : std::string(".");
 }
 
+bool is_onnx_file(const std::string& path) {
+  std::string ext = std::filesystem::path(path).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  return ext == ".onnx";
+}
+
 LoadedModel load_model(const std::string& project_path, run::GraphExecutor& executor) {
-  LoadedModel out{project::load_project(project_path), nullptr, {}};
+  // An .onnx file is imported on the fly, so `netloom run MODEL.onnx` needs no project.
+  LoadedModel out{is_onnx_file(project_path) ? importers::import_onnx(project_path) : project::load_project(project_path),
+                  nullptr, {}};
   out.model = executor.build(out.project.graph);
   if (!out.project.weights.empty()) out.untrained = out.model->load_weights(out.project.weights);
   else

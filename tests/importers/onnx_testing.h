@@ -204,3 +204,109 @@ inline std::map<std::string, Tensor> random_weights(const ModelGraph& g, uint64_
 }
 
 }  // namespace onnx_testing
+
+#include <onnx/onnx_pb.h>
+
+namespace onnx_testing {
+
+// A hand-written ONNX model (opset 17) of ops that have no Netloom layer, so each imports as
+// a generic OnnxOp node: Mul by a weight, ReduceMean, Sub, Neg, Exp, Unsqueeze/Squeeze with
+// constant axes, Gather, Greater/Where, Pow, Pad with a constant value, and on a second input
+// a Conv with asymmetric pads and a MaxPool with SAME_LOWER padding.
+inline std::string generic_ops_model() {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.set_producer_name("netloom-tests");
+  m.add_opset_import()->set_version(17);
+  onnx::GraphProto* g = m.mutable_graph();
+  g->set_name("generic_ops");
+  auto input = [&](const char* name, std::vector<int64_t> dims) {
+    auto* v = g->add_input();
+    v->set_name(name);
+    auto* tt = v->mutable_type()->mutable_tensor_type();
+    tt->set_elem_type(onnx::TensorProto::FLOAT);
+    for (int64_t d : dims) {
+      auto* dim = tt->mutable_shape()->add_dim();
+      if (d < 0) dim->set_dim_param("N");
+      else dim->set_dim_value(d);
+    }
+  };
+  auto output = [&](const char* name) {
+    auto* v = g->add_output();
+    v->set_name(name);
+    v->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+  };
+  auto init_f = [&](const std::string& name, std::vector<int64_t> dims, std::vector<float> v) {
+    auto* t = g->add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::FLOAT);
+    for (int64_t d : dims) t->add_dims(d);
+    for (float x : v) t->add_float_data(x);
+  };
+  auto init_i = [&](const std::string& name, std::vector<int64_t> dims, std::vector<int64_t> v) {
+    auto* t = g->add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::INT64);
+    for (int64_t d : dims) t->add_dims(d);
+    for (int64_t x : v) t->add_int64_data(x);
+  };
+  auto node = [&](const char* op, const char* name, std::vector<std::string> in, std::vector<std::string> out) {
+    auto* n = g->add_node();
+    n->set_op_type(op);
+    n->set_name(name);
+    for (auto& i : in) n->add_input(i);
+    for (auto& o : out) n->add_output(o);
+    return n;
+  };
+  auto ints = [](onnx::NodeProto* n, const char* name, std::vector<int64_t> v) {
+    auto* a = n->add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::INTS);
+    for (int64_t x : v) a->add_ints(x);
+  };
+  auto str = [](onnx::NodeProto* n, const char* name, const char* v) {
+    auto* a = n->add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::STRING);
+    a->set_s(v);
+  };
+  input("x", {-1, 4, 6});
+  input("image", {-1, 2, 7, 7});
+  init_f("scale", {6}, {0.5f, -1.0f, 1.5f, 2.0f, 0.25f, -0.75f});
+  init_i("axis1", {1}, {1});
+  init_i("pick", {2}, {2, 0});
+  init_f("half", {}, {0.5f});
+  init_f("two", {}, {2.0f});
+  init_i("pads", {6}, {0, 0, 1, 0, 0, 2});
+  init_f("pad_value", {}, {0.25f});
+  std::vector<float> w(3 * 2 * 3 * 3);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>((i * 37 % 17) - 8) / 10.0f;
+  init_f("conv_w", {3, 2, 3, 3}, w);
+  init_f("conv_b", {3}, {0.1f, -0.2f, 0.3f});
+  node("Mul", "scaled", {"x", "scale"}, {"scaled"});
+  ints(node("ReduceMean", "mean", {"scaled"}, {"mean"}), "axes", {-1});
+  node("Sub", "centered", {"scaled", "mean"}, {"centered"});
+  node("Neg", "negated", {"centered"}, {"negated"});
+  node("Exp", "exped", {"negated"}, {"exped"});
+  node("Unsqueeze", "unsqueezed", {"exped", "axis1"}, {"unsqueezed"});
+  node("Squeeze", "squeezed", {"unsqueezed", "axis1"}, {"squeezed"});
+  auto* gather = node("Gather", "picked", {"squeezed", "pick"}, {"picked"});
+  auto* axis = gather->add_attribute();
+  axis->set_name("axis");
+  axis->set_type(onnx::AttributeProto::INT);
+  axis->set_i(2);
+  node("Greater", "big", {"picked", "half"}, {"big"});
+  node("Neg", "flipped", {"picked"}, {"flipped"});
+  node("Where", "chosen", {"big", "picked", "flipped"}, {"chosen"});
+  node("Pow", "squared", {"chosen", "two"}, {"squared"});
+  node("Pad", "y", {"squared", "pads", "pad_value"}, {"y"});
+  ints(node("Conv", "conv", {"image", "conv_w", "conv_b"}, {"conv"}), "pads", {0, 1, 1, 0});
+  auto* pool = node("MaxPool", "pooled", {"conv"}, {"pooled"});
+  ints(pool, "kernel_shape", {2, 2});
+  str(pool, "auto_pad", "SAME_LOWER");
+  output("y");
+  output("pooled");
+  return m.SerializeAsString();
+}
+
+}  // namespace onnx_testing

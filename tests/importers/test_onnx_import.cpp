@@ -83,7 +83,9 @@ CaseResult run_case(const fs::path& dir) {
         it = std::find(names.begin(), names.end(), it->first) != names.end() ? std::next(it) : feeds.erase(it);
       got = model->run(feeds);
     } catch (const Error& e) {
-      return {Outcome::Skip, r.op, "Netloom cannot run it: " + first_line(e.what())};
+      std::string why = e.what();
+      std::replace(why.begin(), why.end(), '\n', ' ');
+      return {Outcome::Skip, r.op, "Netloom cannot run it: " + why};
     }
     for (const auto& [name, want] : expected) {
       if (!got.count(name)) return {Outcome::Fail, r.op, "output '" + name + "' missing"};

@@ -10,6 +10,7 @@
 
 #include "engine/project/project.h"
 #include "importers/onnx/onnx_export.h"
+#include "importers/onnx/onnx_import.h"
 #include "onnx_testing.h"
 
 using namespace nl;
@@ -92,6 +93,12 @@ class TestOnnxRuntime : public QObject {
     ModelGraph g = every_layer_graph();
     auto w = random_weights(g, 13);
     for (int opset : {13, 16, 17, 18}) check(g, w, "every_layer_" + std::to_string(opset), opset);
+  }
+
+  // Generic OnnxOp nodes export as the ops they hold, and ONNX Runtime computes the same.
+  void generic_ops_match_onnx_runtime() {
+    project::Project p = importers::import_onnx_bytes(generic_ops_model(), "generic_ops.onnx", "");
+    check(p.graph, p.weights, "generic_ops", 17);
   }
 
   void example_projects_match_onnx_runtime() {
