@@ -13,6 +13,7 @@
 #include "engine/core/error.h"
 #include "engine/graph/graph_analysis.h"
 #include "engine/io/file_bytes.h"
+#include "engine/ops/movement.h"
 #include "engine/run/graph_executor.h"
 
 namespace nl::importers {
@@ -284,6 +285,8 @@ class Exporter {
     } else if (t == "Dropout") {
       // Dropout without training_mode is the identity at inference; its ratio keeps p.
       add("Dropout", {in(n, 0), const_float(n, "ratio", static_cast<float>(f(a, "p")))}, {out(n)}, n);
+    } else if (t == "LSTM" || t == "GRU") {
+      emit_recurrent(n, a, t == "LSTM");
     } else if (t == "OnnxOp") {
       emit_generic(n, a);
     } else if (t == "Embedding") {
@@ -291,6 +294,77 @@ class Exporter {
     } else {
       fail("ONNX export: node '", n.name, "' is a ", t, " layer, which has no ONNX mapping yet");
     }
+  }
+
+  // Note [Recurrent export]: one ONNX LSTM/GRU node per stacked layer, as PyTorch exports
+  // them. ONNX orders the gate blocks differently (LSTM i,o,f,c for PyTorch's i,f,g,o; GRU
+  // z,r,h for r,z,n), stacks the directions, and wants time-major input; GRU keeps its hidden
+  // bias inside the reset product (linear_before_reset = 1). Y [T, D, N, H] becomes the next
+  // layer's [T, N, D·H]; the final state Y_h [D, N, H] becomes N×D·H. The importer reads the
+  // nodes tagged with the layer's name back into one layer (Importer::map_tagged_recurrent).
+  Tensor onnx_gates(const Tensor& w, bool lstm, int64_t h) {
+    std::vector<int64_t> order = lstm ? std::vector<int64_t>{0, 3, 1, 2} : std::vector<int64_t>{1, 0, 2};
+    std::vector<Tensor> blocks;
+    for (int64_t g : order) blocks.push_back(w.narrow(0, g * h, h));
+    return cat(blocks, 0);
+  }
+
+  void emit_recurrent(const Node& n, const AttrMap& a, bool lstm) {
+    int64_t h = i(a, "hidden_size"), layers = i(a, "num_layers");
+    bool bidirectional = b(a, "bidirectional"), batch_first = b(a, "batch_first"), bias = b(a, "bias");
+    bool sequences = b(a, "return_sequences");
+    int64_t directions = bidirectional ? 2 : 1, gates = lstm ? 4 : 3;
+    std::string prefix = n.name + "/", x = in(n, 0);
+    if (batch_first) {
+      attr(add("Transpose", {x}, {prefix + "time_major"}, n, "time_major"), "perm", std::vector<int64_t>{1, 0, 2});
+      x = prefix + "time_major";
+    }
+    auto param = [&](const std::string& name) {
+      std::string key = run::module_name_for(n.name) + "." + name;
+      auto it = weights_.find(key);
+      NL_CHECK(it != weights_.end(), "ONNX export: node '", n.name, "' (", n.type, "): weight '", key, "' is missing");
+      return it->second.to(Device::cpu()).contiguous();
+    };
+    for (int64_t l = 0; l < layers; ++l) {
+      std::vector<Tensor> w, r, bb;
+      for (int64_t d = 0; d < directions; ++d) {
+        std::string suffix = "_l" + std::to_string(l) + (d == 1 ? "_reverse" : "");
+        w.push_back(onnx_gates(param("weight_ih" + suffix), lstm, h).unsqueeze(0));
+        r.push_back(onnx_gates(param("weight_hh" + suffix), lstm, h).unsqueeze(0));
+        if (bias)
+          bb.push_back(cat({onnx_gates(param("bias_ih" + suffix), lstm, h), onnx_gates(param("bias_hh" + suffix), lstm, h)}, 0)
+                           .unsqueeze(0));
+      }
+      std::string l_name = "l" + std::to_string(l);
+      std::vector<std::string> ins = {x, constant(n, "W_" + l_name, cat(w, 0).contiguous()),
+                                      constant(n, "R_" + l_name, cat(r, 0).contiguous())};
+      if (bias) ins.push_back(constant(n, "B_" + l_name, cat(bb, 0).contiguous()));
+      bool last = l + 1 == layers;
+      std::string y = prefix + "Y_" + l_name, y_h = prefix + "Y_h_" + l_name;
+      std::vector<std::string> outs = {last && !sequences ? std::string() : y};
+      if (last && !sequences) outs.push_back(y_h);
+      onnx::NodeProto* p = add(lstm ? "LSTM" : "GRU", ins, outs, n, l_name);
+      attr(p, "hidden_size", h);
+      auto* dir = p->add_attribute();
+      dir->set_name("direction");
+      dir->set_type(onnx::AttributeProto::STRING);
+      dir->set_s(bidirectional ? "bidirectional" : "forward");
+      if (!lstm) attr(p, "linear_before_reset", int64_t{1});
+      if (last && !sequences) {
+        std::string hn = prefix + "Y_h_batch_major";
+        attr(add("Transpose", {y_h}, {hn}, n, "Y_h_batch_major"), "perm", std::vector<int64_t>{1, 0, 2});
+        add("Reshape", {hn, const_ints(n, "final_shape", {0, -1})}, {out(n)}, n);
+        return;
+      }
+      std::string t = prefix + "Y_" + l_name + "_tnd";
+      attr(add("Transpose", {y}, {t}, n, "Y_" + l_name + "_tnd"), "perm", std::vector<int64_t>{0, 2, 1, 3});
+      bool output_here = last && !batch_first;
+      std::string merged = output_here ? out(n) : prefix + "seq_" + l_name;
+      add("Reshape", {t, const_ints(n, "seq_shape_" + l_name, {0, 0, -1})}, {merged}, n,
+          output_here ? std::string() : "seq_" + l_name);
+      x = merged;
+    }
+    if (batch_first) attr(add("Transpose", {x}, {out(n)}, n), "perm", std::vector<int64_t>{1, 0, 2});
   }
 
   // A generic node goes back out as the op it holds (Note [Generic ONNX ops]).

@@ -20,7 +20,10 @@ project::Project Importer::run() {
   for (const auto& out : g_.output()) used_names_.insert(out.name());
   for (const auto& in : g_.input())
     if (!constants_.count(in.name())) add_input(in);
-  for (int i = 0; i < g_.node_size(); ++i) index_consumers(i);
+  for (int i = 0; i < g_.node_size(); ++i) {
+    index_consumers(i);
+    if (std::string layer = netloom_layer(g_.node(i)); !layer.empty()) tagged_[layer].push_back(i);
+  }
   for (int i = 0; i < g_.node_size(); ++i)
     if (!consumed_.count(i)) map_node(i);
   for (const auto& out : g_.output()) add_output(out);
@@ -155,10 +158,13 @@ void Importer::add_input(const onnx::ValueInfoProto& in) {
   std::string dtype;
   if (tt.elem_type() == onnx::TensorProto::FLOAT)
     dtype = "float32";
-  else if (tt.elem_type() == onnx::TensorProto::INT64)
-    dtype = "int64";
+  else if (tt.elem_type() == onnx::TensorProto::INT64 || tt.elem_type() == onnx::TensorProto::INT32)
+    dtype = "int64";  // Netloom computes integers in int64; int32 data is widened as it is read
+  else if (tt.elem_type() == onnx::TensorProto::BOOL)
+    dtype = "bool";
   else
-    fail(file_, ": graph input '", in.name(), "' has element type ", tt.elem_type(), " (float32 or int64 only)");
+    fail(file_, ": graph input '", in.name(), "' has element type ", tt.elem_type(),
+         " (float32, int64, int32 or bool only)");
   std::vector<int64_t> shape;
   for (const auto& d : tt.shape().dim()) shape.push_back(d.has_dim_value() ? d.dim_value() : -1);
   auto r = graph_.add_node("Input", free_name(in.name()), {{"shape", shape}, {"dtype", dtype}});
@@ -213,6 +219,20 @@ std::string Importer::other_input(const onnx::NodeProto& n, const std::string& o
 void Importer::map_node(int index) {
   const onnx::NodeProto& n = g_.node(index);
   if (n.op_type() == "Constant") return read_constant_node(n);
+  // A recurrent layer Netloom exported as several nodes comes back whole, from its first node.
+  if (std::string layer = netloom_layer(n); !layer.empty()) {
+    const std::vector<int>& group = tagged_[layer];
+    bool recurrent = std::any_of(group.begin(), group.end(), [&](int i) {
+      return g_.node(i).op_type() == "LSTM" || g_.node(i).op_type() == "GRU";
+    });
+    if (recurrent && group.front() == index) {
+      try {
+        return map_tagged_recurrent(layer, group);
+      } catch (const NoLayer&) {
+        // Not as Netloom writes it after all: the nodes map one by one.
+      }
+    }
+  }
   if (fold_constant(n)) return;
   if (n.op_type() == "Reshape")
     if (auto folded = reshape_with_folded_target(n)) return map_mapped(*folded);

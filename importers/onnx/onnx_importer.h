@@ -157,6 +157,9 @@ class Importer {
   void map_split(const onnx::NodeProto& n);
 
   // ---- multi-node patterns (onnx_patterns.cpp) ----
+  // The nodes a Netloom export wrote for one LSTM or GRU layer, read back into that layer
+  // (Note [Recurrent export] in onnx_export.cpp). Throws NoLayer when they do not fit.
+  void map_tagged_recurrent(const std::string& layer, const std::vector<int>& group);
   void map_sigmoid(const onnx::NodeProto& n);
   void map_div(const onnx::NodeProto& n);
   void map_reduce_mean(const onnx::NodeProto& n);
@@ -196,6 +199,7 @@ class Importer {
   std::map<std::string, ShapeValue> shape_values_;  // Note [Shape folding]
   std::map<std::string, int> folded_producer_;          // value → index of the node folded into it
   std::set<int> consumed_;
+  std::map<std::string, std::vector<int>> tagged_;  // Netloom layer name → its nodes, in order
   std::set<std::string> used_names_;
   std::map<std::string, Tensor> frozen_;
 };

@@ -256,6 +256,11 @@ void Importer::map_identity(const onnx::NodeProto& n) {
 }
 
 void Importer::map_dropout(const onnx::NodeProto& n) {
+  if (n.input_size() > 2 && !n.input(2).empty()) {  // training_mode: random masks, not a layer at inference
+    const Tensor* mode = constant(n.input(2));
+    if (!mode || mode->to(DType::Int64).to_vector<int64_t>() != std::vector<int64_t>{0})
+      no_layer("Dropout with training_mode is random");
+  }
   if (n.output_size() > 1 && !n.output(1).empty() && consumers_.count(n.output(1)))
     no_layer("the mask output has no layer form");
   double p = opset_ >= 12 ? (n.input_size() > 1 && !n.input(1).empty() ? const_scalar(n.input(1)).value_or(0.5)

@@ -106,10 +106,12 @@ Tensor Importer::tensor_from_proto(const onnx::TensorProto& t, const std::string
     case onnx::TensorProto::FLOAT: dtype = DType::Float32; break;
     case onnx::TensorProto::INT64: dtype = DType::Int64; break;
     case onnx::TensorProto::INT32: dtype = DType::Int64; break;  // widened below
-    default: fail(what, ": element type ", t.data_type(), " is not supported (float32, int64, int32)");
+    case onnx::TensorProto::BOOL: dtype = DType::Bool; break;
+    default: fail(what, ": element type ", t.data_type(), " is not supported (float32, int64, int32, bool)");
   }
   size_t elem = t.data_type() == onnx::TensorProto::INT32 ? 4 : 8;
   if (dtype == DType::Float32) elem = 4;
+  if (dtype == DType::Bool) elem = 1;
   size_t bytes = static_cast<size_t>(numel) * elem;
   std::string raw;
   if (t.data_location() == onnx::TensorProto::EXTERNAL) {
@@ -143,6 +145,9 @@ Tensor Importer::tensor_from_proto(const onnx::TensorProto& t, const std::string
   } else if (t.data_type() == onnx::TensorProto::INT64) {
     check(t.int64_data_size());
     std::memcpy(out.raw_data(), t.int64_data().data(), bytes);
+  } else if (t.data_type() == onnx::TensorProto::BOOL) {  // bools travel in int32_data
+    check(t.int32_data_size());
+    for (int64_t i = 0; i < numel; ++i) out.data<bool>()[i] = t.int32_data(static_cast<int>(i)) != 0;
   } else {
     check(t.int32_data_size());
     for (int64_t i = 0; i < numel; ++i) out.data<int64_t>()[i] = t.int32_data(static_cast<int>(i));

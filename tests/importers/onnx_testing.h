@@ -186,6 +186,25 @@ inline ModelGraph every_layer_graph() {
   return g;
 }
 
+// Recurrent layers in the settings the exporter distinguishes: stacked bidirectional
+// batch-first LSTM with every step, a time-major GRU with only its final state, and a
+// single-layer LSTM without bias giving its final state.
+inline ModelGraph recurrent_graph() {
+  ModelGraph g;
+  NodeId x = add(g, "Input", "seq", {{"shape", V{-1, 5, 3}}}, {});
+  NodeId lstm = add(g, "LSTM", "lstm2",
+                    {{"hidden_size", int64_t{4}}, {"num_layers", int64_t{2}}, {"bidirectional", true}}, {p(x)});
+  NodeId gru = add(g, "GRU", "gru_tm",
+                   {{"hidden_size", int64_t{3}}, {"batch_first", false}, {"return_sequences", false}}, {p(lstm)});
+  add(g, "Output", "state", {}, {p(gru)});
+  NodeId last = add(g, "LSTM", "lstm_last",
+                    {{"hidden_size", int64_t{2}}, {"bias", false}, {"return_sequences", false}}, {p(x)});
+  add(g, "Output", "last", {}, {p(last)});
+  NodeId seq = add(g, "GRU", "gru_seq", {{"hidden_size", int64_t{2}}, {"bidirectional", true}}, {p(x)});
+  add(g, "Output", "steps", {}, {p(seq)});
+  return g;
+}
+
 // Trained-looking weights: random values everywhere (BatchNorm statistics included), so a
 // weight that lands in the wrong slot changes the outputs.
 inline std::map<std::string, Tensor> random_weights(const ModelGraph& g, uint64_t seed) {

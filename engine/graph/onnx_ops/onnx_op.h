@@ -97,6 +97,7 @@ void register_elementwise_ops(OpTable& t);
 void register_shape_ops(OpTable& t);
 void register_reduce_ops(OpTable& t);
 void register_nn_ops(OpTable& t);
+void register_rnn_ops(OpTable& t);
 
 // NumPy broadcasting of symbolic shapes; fails when two known sizes differ and neither is 1.
 SymShape broadcast_shapes(const OpAttrs& a, const SymShape& x, const SymShape& y);

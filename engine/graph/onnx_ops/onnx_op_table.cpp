@@ -111,6 +111,7 @@ const OpTable& table() {
     register_shape_ops(t);
     register_reduce_ops(t);
     register_nn_ops(t);
+    register_rnn_ops(t);
     return t;
   }();
   return t;

@@ -656,6 +656,11 @@ void register_shape_ops(OpTable& t) {
 
   // Dropout at inference is the identity; its mask, when asked for, is all true.
   t["Dropout"] = OpImpl{[](const InferArgs& a) {
+                          if (a.has_input(2)) {
+                            const std::vector<int64_t>* mode = known(a, 2);
+                            if (!mode || *mode != std::vector<int64_t>{0})
+                              a.fail("training_mode (random dropout) is not supported");
+                          }
                           std::vector<TensorInfo> out{a.input(0)};
                           if (a.num_outputs() > 1) out.push_back(TensorInfo{DType::Bool, a.input(0).shape});
                           return out;
