@@ -8,8 +8,9 @@
 // and Identity move such elements around without computing on them. A Reshape whose target
 // consists of known sizes and of "axis i of a value whose axis i is the same symbolic size as
 // axis i of the reshaped input" gets the target with 0 (ONNX's "copy this size") there, so it
-// needs no run-time shape. Anything else (arithmetic on unknown sizes) stays as generic nodes,
-// added only when a consumer needs the value (Importer::ensure_value).
+// needs no run-time shape; one size that is neither known nor such a copy (N·heads) becomes
+// -1. Arithmetic on known sizes folds; on unknown ones it gives an unknown. A value whose
+// consumer needs it as data after all is added then as generic nodes (Importer::ensure_value).
 #include <algorithm>
 
 #include "engine/graph/onnx_ops/onnx_op.h"
@@ -113,6 +114,23 @@ bool Importer::fold_shape_computation(const onnx::NodeProto& n) {
       if (!value_of(v, part) || part.scalar) return false;
       r.elems.insert(r.elems.end(), part.elems.begin(), part.elems.end());
     }
+  } else if (op == "Mul" || op == "Add" || op == "Sub" || op == "Div") {
+    // Arithmetic on sizes: known when both sides are, else an unknown that copies nothing.
+    ShapeValue a, b;
+    if (n.input_size() != 2 || !value_of(n.input(0), a) || !value_of(n.input(1), b)) return false;
+    size_t count = std::max(a.elems.size(), b.elems.size());
+    if ((a.elems.size() != count && a.elems.size() != 1) || (b.elems.size() != count && b.elems.size() != 1)) return false;
+    r.scalar = a.scalar && b.scalar;
+    for (size_t k = 0; k < count; ++k) {
+      const ShapeElement &x = a.elems[a.elems.size() == 1 ? 0 : k], &y = b.elems[b.elems.size() == 1 ? 0 : k];
+      if (!x.known() || !y.known() || (op == "Div" && y.value == 0)) {
+        r.elems.push_back({0, "?", 0});
+        continue;
+      }
+      int64_t v = op == "Mul" ? x.value * y.value : op == "Add" ? x.value + y.value : op == "Sub" ? x.value - y.value
+                                                                                    : x.value / y.value;
+      r.elems.push_back({v, {}, 0});
+    }
   } else if (op == "Identity" || (op == "Cast" && attr_i(n, "to", 0) == onnx::TensorProto::INT64)) {
     if (!value_of(n.input(0), r)) return false;
   } else if (op == "Slice" && opset_ >= 10) {
@@ -160,6 +178,7 @@ std::optional<onnx::NodeProto> Importer::reshape_with_folded_target(const onnx::
   if (it == shape_values_.end() || it->second.scalar) return std::nullopt;
   const ValueShape* x = shape_of(n.input(0));
   std::vector<int64_t> target;
+  int inferred = 0;
   for (size_t i = 0; i < it->second.elems.size(); ++i) {
     const ShapeElement& e = it->second.elems[i];
     if (e.known()) {
@@ -167,11 +186,12 @@ std::optional<onnx::NodeProto> Importer::reshape_with_folded_target(const onnx::
       continue;
     }
     // "axis i of v" copies axis i of the input when both are the same symbolic size.
-    const ValueShape* src = shape_of(e.of);
+    const ValueShape* src = e.of == "?" ? nullptr : shape_of(e.of);
     bool same = e.axis == static_cast<int64_t>(i) && x && src && i < x->dims.size() &&
                 (e.of == n.input(0) || (!x->params[i].empty() && x->params[i] == src->params[e.axis]));
-    if (!same) return std::nullopt;
-    target.push_back(0);
+    // One size that is neither known nor copied is what the others leave: -1.
+    if (!same && ++inferred > 1) return std::nullopt;
+    target.push_back(same ? 0 : -1);
   }
   std::string name = n.input(1) + "/folded";
   constants_[name] = tensor(target, {static_cast<int64_t>(target.size())});

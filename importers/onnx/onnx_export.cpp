@@ -7,7 +7,9 @@
 #include <onnx/onnx_pb.h>
 #include <onnx/shape_inference/implementation.h>
 
+#include <algorithm>
 #include <cmath>
+#include <map>
 #include <set>
 
 #include "engine/core/error.h"
@@ -367,6 +369,22 @@ class Exporter {
     if (batch_first) attr(add("Transpose", {x}, {out(n)}, n), "perm", std::vector<int64_t>{1, 0, 2});
   }
 
+  // Opsets in which an op changed incompatibly (an attribute became an input, a default or
+  // the meaning of an axis changed), for ops the generic table runs.
+  static std::vector<int64_t> breaking_versions(const std::string& op) {
+    static const std::map<std::string, std::vector<int64_t>> table = {
+        {"ReduceSum", {13}},     {"ReduceMean", {18}},     {"ReduceMax", {18}},       {"ReduceMin", {18}},
+        {"ReduceProd", {18}},    {"ReduceL1", {18}},       {"ReduceL2", {18}},        {"ReduceSumSquare", {18}},
+        {"ReduceLogSum", {18}},  {"ReduceLogSumExp", {18}}, {"Squeeze", {13}},        {"Unsqueeze", {13}},
+        {"Split", {13, 18}},     {"Softmax", {13}},        {"LogSoftmax", {13}},      {"Hardmax", {13}},
+        {"Clip", {11}},          {"Pad", {11}},            {"Slice", {10}},           {"Dropout", {12}},
+        {"BatchNormalization", {9, 14}}, {"Upsample", {9, 10}}, {"Resize", {11, 13}}, {"TopK", {10}},
+        {"GRU", {7}},            {"LSTM", {7}},
+    };
+    auto it = table.find(op);
+    return it == table.end() ? std::vector<int64_t>{} : it->second;
+  }
+
   // A generic node goes back out as the op it holds (Note [Generic ONNX ops]).
   void emit_generic(const Node& n, const AttrMap& a) {
     const std::string& op = s(a, "op_type");
@@ -375,12 +393,14 @@ class Exporter {
     NL_CHECK(domain.empty() || domain == "ai.onnx", where(), "ops of domain '", domain, "' are not exported");
     const auto* schema = onnx::OpSchemaRegistry::Schema(op, static_cast<int>(opts_.opset), "");
     NL_CHECK(schema, where(), "no such op in opset ", opts_.opset);
-    // An op whose definition changed between the node's opset and the export's would change
-    // meaning (ReduceMean's axes moved from an attribute to an input in opset 18).
-    const auto* origin = onnx::OpSchemaRegistry::Schema(op, static_cast<int>(i(a, "opset")), "");
-    NL_CHECK(origin && origin->SinceVersion() == schema->SinceVersion(), where(), "the op was imported from opset ",
-             i(a, "opset"), " and its definition differs in opset ", opts_.opset, "; export at opset ", i(a, "opset"),
-             " or replace the node with a layer");
+    // An op whose inputs or attributes changed meaning between the node's opset and the
+    // export's would compute something else (ReduceMean's axes moved from an attribute to an
+    // input in opset 18); most new versions only add types or optional inputs.
+    int64_t from = std::min<int64_t>(i(a, "opset"), opts_.opset), to = std::max<int64_t>(i(a, "opset"), opts_.opset);
+    for (int64_t version : breaking_versions(op))
+      NL_CHECK(version <= from || version > to, where(), "the op was imported from opset ", i(a, "opset"),
+               " and its inputs or attributes changed in opset ", version, "; export at opset ", i(a, "opset"),
+               " or replace the node with a layer");
     std::vector<std::string> layout;
     {
       const std::string& text = s(a, "inputs");

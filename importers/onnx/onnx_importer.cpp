@@ -24,6 +24,13 @@ project::Project Importer::run() {
     index_consumers(i);
     if (std::string layer = netloom_layer(g_.node(i)); !layer.empty()) tagged_[layer].push_back(i);
   }
+  // Constant nodes first: a pattern looks ahead at constants that PyTorch places just before
+  // their own consumer, after the node that starts the pattern.
+  for (int i = 0; i < g_.node_size(); ++i)
+    if (g_.node(i).op_type() == "Constant" && (g_.node(i).domain().empty() || g_.node(i).domain() == "ai.onnx")) {
+      read_constant_node(g_.node(i));
+      consumed_.insert(i);
+    }
   for (int i = 0; i < g_.node_size(); ++i)
     if (!consumed_.count(i)) map_node(i);
   for (const auto& out : g_.output()) add_output(out);
@@ -296,6 +303,7 @@ bool Importer::map_layer(const onnx::NodeProto& n) {
   if (op == "Gather") return map_gather(n), true;
   if (op == "Slice") return map_slice(n), true;
   if (op == "Split") return map_split(n), true;
+  if (op == "Pad") return map_pad(n), true;
   return false;
 }
 

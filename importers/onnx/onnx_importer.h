@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "engine/core/error.h"
+#include "engine/graph/graph_analysis.h"
 #include "engine/graph/model_graph.h"
 #include "importers/onnx/onnx_import.h"
 
@@ -46,7 +47,8 @@ struct ValueShape {
 };
 
 // One element of a shape computation folded at import (Note [Shape folding]): a known
-// integer, or the size of axis `axis` of value `of`, unknown until run time.
+// integer, or the size of axis `axis` of value `of`, unknown until run time ("?": an unknown
+// computed from such sizes, a copy of none).
 struct ShapeElement {
   int64_t value = 0;
   std::string of;  // empty: `value` is known
@@ -155,6 +157,7 @@ class Importer {
   void map_gather(const onnx::NodeProto& n);
   void map_slice(const onnx::NodeProto& n);
   void map_split(const onnx::NodeProto& n);
+  void map_pad(const onnx::NodeProto& n);
 
   // ---- multi-node patterns (onnx_patterns.cpp) ----
   // The nodes a Netloom export wrote for one LSTM or GRU layer, read back into that layer
@@ -196,6 +199,10 @@ class Importer {
   std::map<std::string, std::vector<int>> consumers_;
   std::map<std::string, std::string> output_identity_;  // graph output → the value it renames
   std::map<std::string, ValueShape> shapes_;            // from ONNX shape inference
+  // Shapes from Netloom's analysis of graph_ where ONNX's inference has none (shape_of).
+  mutable std::map<std::string, ValueShape> derived_shapes_;
+  mutable graph::GraphAnalysis analysis_;
+  mutable NodeId analyzed_below_ = 0;
   std::map<std::string, ShapeValue> shape_values_;  // Note [Shape folding]
   std::map<std::string, int> folded_producer_;          // value → index of the node folded into it
   std::set<int> consumed_;

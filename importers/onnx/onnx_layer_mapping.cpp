@@ -11,8 +11,21 @@ namespace nl::importers::detail {
 
 void Importer::read_constant_node(const onnx::NodeProto& n) {
   const auto* a = find_attr(n, "value");
-  if (!a || !a->has_t()) error(n, "only Constant nodes with a tensor 'value' are supported");
-  constants_[n.output(0)] = read_tensor(a->t());
+  if (a && a->has_t()) {
+    constants_[n.output(0)] = read_tensor(a->t());
+  } else if (const auto* f = find_attr(n, "value_float")) {
+    constants_[n.output(0)] = tensor(std::vector<float>{f->f()}, Shape{});
+  } else if (const auto* fs = find_attr(n, "value_floats")) {
+    constants_[n.output(0)] =
+        tensor(std::vector<float>(fs->floats().begin(), fs->floats().end()), {static_cast<int64_t>(fs->floats_size())});
+  } else if (const auto* i = find_attr(n, "value_int")) {
+    constants_[n.output(0)] = tensor(std::vector<int64_t>{i->i()}, Shape{});
+  } else if (const auto* is = find_attr(n, "value_ints")) {
+    constants_[n.output(0)] =
+        tensor(std::vector<int64_t>(is->ints().begin(), is->ints().end()), {static_cast<int64_t>(is->ints_size())});
+  } else {
+    error(n, "only Constant nodes with a tensor, float(s) or int(s) value are supported");
+  }
 }
 
 // x·W + b as a Linear layer; `w_out_in` is W in PyTorch's out×in layout.
@@ -338,6 +351,16 @@ void Importer::map_transpose(const onnx::NodeProto& n) {
   if (perm.empty())  // reverses the axes
     for (int64_t d = rank_of(n, n.input(0)) - 1; d >= 0; --d) perm.push_back(d);
   unary(n, "Permute", {{"dims", perm}});
+}
+
+// A Pad that adds nothing (PyTorch writes one before AveragePool at opset 11) is the value it
+// reads; any other pad is a generic node.
+void Importer::map_pad(const onnx::NodeProto& n) {
+  std::vector<int64_t> pads = opset_ < 11 ? attr_ints(n, "pads", {}) : const_ints(n, 1, "pads");
+  if (attr_s(n, "mode", "constant") != "constant" || std::any_of(pads.begin(), pads.end(), [](int64_t p) { return p != 0; }))
+    no_layer("Pad has no layer form");
+  if (!ensure_value(n.input(0)) || !values_.count(n.input(0))) no_layer("Pad of a constant");
+  values_[n.output(0)] = values_.at(n.input(0));
 }
 
 }  // namespace nl::importers::detail

@@ -52,8 +52,14 @@ void Importer::check_opsets() {
 // for folding Shape nodes into constants.
 void Importer::read_ranks() {
   onnx::ModelProto copy = m_;
+  // What an exporter wrote may be shapeless (PyTorch's own inference gives up on some
+  // values), and inference would keep it: start from the graph alone.
+  copy.mutable_graph()->clear_value_info();
   try {
-    onnx::shape_inference::InferShapes(copy);
+    // Data propagation follows Shape → Gather → Concat … so sizes computed from shapes
+    // (a Slice's end, a Reshape's target) are known where ONNX can tell.
+    onnx::ShapeInferenceOptions options(/*check_type=*/false, /*error_mode=*/0, /*data_prop=*/true);
+    onnx::shape_inference::InferShapes(copy, onnx::OpSchemaRegistry::Instance(), options);
   } catch (const std::exception&) {
     // Shapes are a convenience: mappings that need one and find none say so themselves.
   }
@@ -72,9 +78,32 @@ void Importer::read_ranks() {
   for (const auto& v : copy.graph().output()) note(v);
 }
 
+// ONNX's inference first; where it gave up (it does on some PyTorch attention graphs), what
+// Netloom's own analysis of the graph built so far says of the value. A node's output
+// depends only on nodes added before it, so an analysis stays valid for the ids it covered.
 const ValueShape* Importer::shape_of(const std::string& value) const {
-  auto it = shapes_.find(value);
-  return it == shapes_.end() ? nullptr : &it->second;
+  if (auto it = shapes_.find(value); it != shapes_.end() && !it->second.dims.empty()) return &it->second;
+  if (auto it = derived_shapes_.find(value); it != derived_shapes_.end()) return &it->second;
+  auto v = values_.find(value);
+  if (v == values_.end()) {
+    auto it = shapes_.find(value);
+    return it == shapes_.end() ? nullptr : &it->second;
+  }
+  if (v->second.node >= analyzed_below_) {
+    analysis_ = graph::analyze(graph_);
+    analyzed_below_ = graph_.next_id();
+  }
+  const graph::TensorInfo* t = analysis_.output(v->second.node, v->second.port);
+  if (!t) {
+    auto it = shapes_.find(value);
+    return it == shapes_.end() ? nullptr : &it->second;
+  }
+  ValueShape s;
+  for (const graph::Dim& d : t->shape) {
+    s.dims.push_back(d.is_known() ? d.size : -1);
+    s.params.push_back(d.is_known() ? std::string() : d.symbol);
+  }
+  return &(derived_shapes_[value] = std::move(s));
 }
 
 int64_t Importer::rank_of(const onnx::NodeProto& n, const std::string& value) const {
@@ -107,11 +136,13 @@ Tensor Importer::tensor_from_proto(const onnx::TensorProto& t, const std::string
     case onnx::TensorProto::INT64: dtype = DType::Int64; break;
     case onnx::TensorProto::INT32: dtype = DType::Int64; break;  // widened below
     case onnx::TensorProto::BOOL: dtype = DType::Bool; break;
-    default: fail(what, ": element type ", t.data_type(), " is not supported (float32, int64, int32, bool)");
+    case onnx::TensorProto::DOUBLE: dtype = DType::Float32; break;  // narrowed below: Netloom computes in float32
+    default: fail(what, ": element type ", t.data_type(), " is not supported (float32, float64, int64, int32, bool)");
   }
   size_t elem = t.data_type() == onnx::TensorProto::INT32 ? 4 : 8;
   if (dtype == DType::Float32) elem = 4;
   if (dtype == DType::Bool) elem = 1;
+  if (t.data_type() == onnx::TensorProto::DOUBLE) elem = 8;
   size_t bytes = static_cast<size_t>(numel) * elem;
   std::string raw;
   if (t.data_location() == onnx::TensorProto::EXTERNAL) {
@@ -123,7 +154,14 @@ Tensor Importer::tensor_from_proto(const onnx::TensorProto& t, const std::string
   }
   Tensor out = Tensor::empty(shape, dtype);
   if (!raw.empty() || bytes == 0) {
-    if (t.data_type() == onnx::TensorProto::INT32) {
+    if (t.data_type() == onnx::TensorProto::DOUBLE) {
+      auto* dst = out.data<float>();
+      for (int64_t i = 0; i < numel; ++i) {
+        double v;
+        std::memcpy(&v, raw.data() + 8 * i, 8);
+        dst[i] = static_cast<float>(v);
+      }
+    } else if (t.data_type() == onnx::TensorProto::INT32) {
       auto* dst = out.data<int64_t>();
       for (int64_t i = 0; i < numel; ++i) {
         int32_t v;
@@ -139,7 +177,10 @@ Tensor Importer::tensor_from_proto(const onnx::TensorProto& t, const std::string
   auto check = [&](int size) {
     NL_CHECK(size == numel, what, ": holds ", size, " values, expected ", numel);
   };
-  if (t.data_type() == onnx::TensorProto::FLOAT) {
+  if (t.data_type() == onnx::TensorProto::DOUBLE) {
+    check(t.double_data_size());
+    for (int64_t i = 0; i < numel; ++i) out.data<float>()[i] = static_cast<float>(t.double_data(static_cast<int>(i)));
+  } else if (t.data_type() == onnx::TensorProto::FLOAT) {
     check(t.float_data_size());
     std::memcpy(out.raw_data(), t.float_data().data(), bytes);
   } else if (t.data_type() == onnx::TensorProto::INT64) {
