@@ -229,9 +229,11 @@ void Importer::map_node(int index) {
   // A recurrent layer Netloom exported as several nodes comes back whole, from its first node.
   if (std::string layer = netloom_layer(n); !layer.empty()) {
     const std::vector<int>& group = tagged_[layer];
-    bool recurrent = std::any_of(group.begin(), group.end(), [&](int i) {
-      return g_.node(i).op_type() == "LSTM" || g_.node(i).op_type() == "GRU";
-    });
+    const std::string& doc = n.doc_string();
+    auto ends_with = [&](const std::string& tail) {
+      return doc.size() >= tail.size() && doc.compare(doc.size() - tail.size(), tail.size(), tail) == 0;
+    };
+    bool recurrent = ends_with("(LSTM)") || ends_with("(GRU)");
     if (recurrent && group.front() == index) {
       try {
         return map_tagged_recurrent(layer, group);
