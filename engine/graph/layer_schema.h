@@ -70,6 +70,9 @@ struct AttrSpec {
   static AttrSpec ints(std::string name, std::vector<int64_t> def, std::optional<double> min,
                        std::optional<double> max, std::string help, std::optional<int64_t> size = std::nullopt);
   static AttrSpec floats(std::string name, std::vector<double> def, std::string help);
+  // The spec of an attribute a node of an open schema carries without a declaration: its
+  // kind follows the value (so the inspector can show and edit it).
+  static AttrSpec undeclared(std::string name, const AttrValue& value);
 
   // Empty when `value` is acceptable, else why not (kind, range, choice, list length).
   std::string check(const AttrValue& value) const;

@@ -287,6 +287,12 @@ class Exporter {
     } else if (t == "Dropout") {
       // Dropout without training_mode is the identity at inference; its ratio keeps p.
       add("Dropout", {in(n, 0), const_float(n, "ratio", static_cast<float>(f(a, "p")))}, {out(n)}, n);
+    } else if (t == "MultiheadAttention") {
+      emit_multihead_attention(n, a);
+    } else if (t == "TransformerEncoderLayer") {
+      emit_encoder_layer(n, a);
+    } else if (t == "GroupNorm") {
+      emit_group_norm(n, a);
     } else if (t == "LSTM" || t == "GRU") {
       emit_recurrent(n, a, t == "LSTM");
     } else if (t == "OnnxOp") {
@@ -296,6 +302,189 @@ class Exporter {
     } else {
       fail("ONNX export: node '", n.name, "' is a ", t, " layer, which has no ONNX mapping yet");
     }
+  }
+
+  // GroupNorm as PyTorch exports it: the channels reshaped into groups, InstanceNormalization
+  // over each group (unit scale, zero shift), the input's shape restored, then the per-channel
+  // affine. The importer reads the tagged nodes back into one layer.
+  void emit_group_norm(const Node& n, const AttrMap& a) {
+    const graph::TensorInfo& x = in_info(n, 0);
+    int64_t groups = i(a, "num_groups"), channels = x.shape.at(1).size;
+    std::string p = n.name + "/";
+    bool affine = b(a, "affine");
+    add("Reshape", {in(n, 0), const_ints(n, "group_shape", {0, groups, -1})}, {p + "grouped"}, n, "grouped");
+    attr(add("InstanceNormalization",
+             {p + "grouped", constant(n, "unit_scale", ones({groups})), constant(n, "zero_shift", zeros({groups}))},
+             {p + "normalized"}, n, "normalized"),
+         "epsilon", f(a, "eps"));
+    add("Shape", {in(n, 0)}, {p + "shape"}, n, "shape");
+    add("Reshape", {p + "normalized", p + "shape"}, {affine ? p + "restored" : out(n)}, n, affine ? "restored" : "");
+    if (!affine) return;
+    Shape per_channel{channels};
+    for (int64_t d = 2; d < x.rank(); ++d) per_channel.push_back(1);
+    auto param = [&](const std::string& name) {
+      std::string key = run::module_name_for(n.name) + "." + name;
+      auto it = weights_.find(key);
+      NL_CHECK(it != weights_.end(), "ONNX export: node '", n.name, "' (GroupNorm): weight '", key, "' is missing");
+      return it->second.to(Device::cpu()).contiguous().reshape(per_channel);
+    };
+    add("Mul", {p + "restored", constant(n, "weight", param("weight"))}, {p + "scaled"}, n, "scaled");
+    add("Add", {p + "scaled", constant(n, "bias", param("bias"))}, {out(n)}, n);
+  }
+
+  // Note [Attention export]: MultiheadAttention and TransformerEncoderLayer decompose into
+  // the MatMul/Add projections, head Reshape/Transpose, scaled MatMul, Softmax and the output
+  // projection that PyTorch exports, batch-first inside (Transpose around when the layer is
+  // not). Each node is named "<layer>/<part>" (q_proj, k_proj, v_proj, q_heads, dropout,
+  // out_proj; linear1, activation, linear2, norm1, norm2 with the attention under
+  // "self_attn/"), so the importer can read the tagged nodes back into one layer
+  // (Importer::map_tagged_attention). A Dropout node (the identity at inference) carries the
+  // dropout setting.
+  Tensor param_of(const Node& n, const std::string& name) {
+    std::string key = run::module_name_for(n.name) + "." + name;
+    auto it = weights_.find(key);
+    NL_CHECK(it != weights_.end(), "ONNX export: node '", n.name, "' (", n.type, "): weight '", key, "' is missing");
+    return it->second.to(Device::cpu()).contiguous();
+  }
+
+  // x·Wᵀ (+ b) as MatMul and Add named "<layer>/<part>" and "<layer>/<part>_bias".
+  std::string linear_nodes(const Node& n, const std::string& part, const std::string& x, const Tensor& w,
+                           const Tensor& bias, const std::string& out_name = {}) {
+    std::string mm = bias.defined() || out_name.empty() ? n.name + "/" + part : out_name;
+    add("MatMul", {x, constant(n, part + "_weight_t", w.t().contiguous())}, {mm}, n, part);
+    if (!bias.defined()) return mm;
+    std::string out = out_name.empty() ? mm + "_biased" : out_name;
+    add("Add", {mm, constant(n, part + "_bias_value", bias)}, {out}, n, part + "_bias");
+    return out;
+  }
+
+  std::string layer_norm_nodes(const Node& n, const std::string& part, const std::string& x, const Tensor& scale,
+                               const Tensor& shift, double eps) {
+    std::string out = n.name + "/" + part;
+    std::string sc = constant(n, part + "_weight", scale), sh = constant(n, part + "_bias", shift);
+    if (opts_.opset >= 17) {
+      auto* p = add("LayerNormalization", {x, sc, sh}, {out}, n, part);
+      attr(p, "axis", int64_t{-1});
+      attr(p, "epsilon", eps);
+      return out;
+    }
+    std::string p = out + "/";
+    std::vector<int64_t> axes = {-1};
+    attr(add("ReduceMean", {x}, {p + "mean"}, n, part + "/mean"), "axes", axes);
+    add("Sub", {x, p + "mean"}, {p + "centered"}, n, part + "/centered");
+    add("Pow", {p + "centered", const_float(n, part + "_two", 2.0f)}, {p + "squared"}, n, part + "/squared");
+    attr(add("ReduceMean", {p + "squared"}, {p + "var"}, n, part + "/var"), "axes", axes);
+    add("Add", {p + "var", const_float(n, part + "_eps", static_cast<float>(eps))}, {p + "var_eps"}, n, part + "/var_eps");
+    add("Sqrt", {p + "var_eps"}, {p + "std"}, n, part + "/std");
+    add("Div", {p + "centered", p + "std"}, {p + "normalized"}, n, part + "/normalized");
+    add("Mul", {p + "normalized", sc}, {p + "scaled"}, n, part + "/scaled");
+    add("Add", {p + "scaled", sh}, {out}, n, part);
+    return out;
+  }
+
+  // Batch-first attention of q over k/v; `module` prefixes the weight names ("self_attn.").
+  std::string attention_nodes(const Node& n, const std::string& part, const std::string& q, const std::string& k,
+                              const std::string& v, int64_t e, int64_t heads, const std::string& module,
+                              double dropout, const std::string& out_name = {}) {
+    int64_t d = e / heads;
+    Tensor w = param_of(n, module + "in_proj_weight");
+    Tensor bias = weights_.count(run::module_name_for(n.name) + "." + module + "in_proj_bias")
+                      ? param_of(n, module + "in_proj_bias")
+                      : Tensor();
+    auto slice = [&](const Tensor& t, int64_t which) { return t.defined() ? t.narrow(0, which * e, e).contiguous() : t; };
+    std::string p = n.name + "/" + part;
+    std::string qp = linear_nodes(n, part + "q_proj", q, slice(w, 0), slice(bias, 0));
+    std::string kp = linear_nodes(n, part + "k_proj", k, slice(w, 1), slice(bias, 1));
+    std::string vp = linear_nodes(n, part + "v_proj", v, slice(w, 2), slice(bias, 2));
+    std::string heads_shape = const_ints(n, part + "heads_shape", {0, 0, heads, d});
+    auto split_heads = [&](const std::string& x, const std::string& which, std::vector<int64_t> perm) {
+      add("Reshape", {x, heads_shape}, {p + which + "_heads"}, n, part + which + "_heads");
+      attr(add("Transpose", {p + which + "_heads"}, {p + which + "_t"}, n, part + which + "_t"), "perm", perm);
+      return p + which + "_t";
+    };
+    std::string qh = split_heads(qp, "q", {0, 2, 1, 3}), kh = split_heads(kp, "k", {0, 2, 3, 1});
+    std::string vh = split_heads(vp, "v", {0, 2, 1, 3});
+    add("MatMul", {qh, kh}, {p + "scores"}, n, part + "scores");
+    add("Mul", {p + "scores", const_float(n, part + "scale", static_cast<float>(1.0 / std::sqrt(double(d))))},
+        {p + "scaled"}, n, part + "scaled");
+    attr(add("Softmax", {p + "scaled"}, {p + "weights"}, n, part + "weights"), "axis", int64_t{-1});
+    add("Dropout", {p + "weights", const_float(n, part + "dropout_ratio", static_cast<float>(dropout))},
+        {p + "weights_dropped"}, n, part + "dropout");
+    add("MatMul", {p + "weights_dropped", vh}, {p + "context"}, n, part + "context");
+    attr(add("Transpose", {p + "context"}, {p + "context_t"}, n, part + "context_t"), "perm",
+         std::vector<int64_t>{0, 2, 1, 3});
+    add("Reshape", {p + "context_t", const_ints(n, part + "merged_shape", {0, 0, e})}, {p + "merged"}, n,
+        part + "merged");
+    Tensor ob = weights_.count(run::module_name_for(n.name) + "." + module + "out_proj.bias")
+                    ? param_of(n, module + "out_proj.bias")
+                    : Tensor();
+    return linear_nodes(n, part + "out_proj", p + "merged", param_of(n, module + "out_proj.weight"), ob, out_name);
+  }
+
+  std::string batch_first_value(const Node& n, const std::string& x, const std::string& part) {
+    attr(add("Transpose", {x}, {n.name + "/" + part}, n, part), "perm", std::vector<int64_t>{1, 0, 2});
+    return n.name + "/" + part;
+  }
+
+  void emit_multihead_attention(const Node& n, const AttrMap& a) {
+    bool bf = b(a, "batch_first");
+    int64_t e = in_info(n, 0).shape.at(2).size, heads = i(a, "num_heads");
+    std::string q = in(n, 0);
+    std::string k = g_.edge_into({n.id, 1}) ? in(n, 1) : q;
+    std::string v = g_.edge_into({n.id, 2}) ? in(n, 2) : k;
+    if (!bf) {
+      std::string qb = batch_first_value(n, q, "q_bf");
+      std::string kb = k == q ? qb : batch_first_value(n, k, "k_bf");
+      std::string vb = v == k ? kb : v == q ? qb : batch_first_value(n, v, "v_bf");
+      q = qb, k = kb, v = vb;
+    }
+    std::string y = attention_nodes(n, "", q, k, v, e, heads, "", f(a, "dropout"), bf ? out(n) : std::string());
+    if (!bf) attr(add("Transpose", {y}, {out(n)}, n), "perm", std::vector<int64_t>{1, 0, 2});
+  }
+
+  void emit_encoder_layer(const Node& n, const AttrMap& a) {
+    bool bf = b(a, "batch_first"), pre = b(a, "norm_first");
+    int64_t e = in_info(n, 0).shape.at(2).size, heads = i(a, "nhead");
+    double eps = f(a, "layer_norm_eps");
+    std::string p = n.name + "/";
+    std::string x = bf ? in(n, 0) : batch_first_value(n, in(n, 0), "x_bf");
+    auto norm = [&](const std::string& which, const std::string& y) {
+      return layer_norm_nodes(n, which, y, param_of(n, which + ".weight"), param_of(n, which + ".bias"), eps);
+    };
+    auto attention = [&](const std::string& y) {
+      return attention_nodes(n, "self_attn/", y, y, y, e, heads, "self_attn.", f(a, "dropout"));
+    };
+    auto feed_forward = [&](const std::string& y) {
+      std::string h = linear_nodes(n, "linear1", y, param_of(n, "linear1.weight"), param_of(n, "linear1.bias"));
+      if (s(a, "activation") == "relu") {
+        add("Relu", {h}, {p + "activation"}, n, "activation");
+      } else {  // the Erf GELU, as emit_gelu writes it
+        add("Div", {h, const_float(n, "gelu_sqrt2", static_cast<float>(std::sqrt(2.0)))}, {p + "gelu/scaled"}, n,
+            "gelu/scaled");
+        add("Erf", {p + "gelu/scaled"}, {p + "gelu/erf"}, n, "gelu/erf");
+        add("Add", {p + "gelu/erf", const_float(n, "gelu_one", 1.0f)}, {p + "gelu/erf_plus_1"}, n, "gelu/erf_plus_1");
+        add("Mul", {h, p + "gelu/erf_plus_1"}, {p + "gelu/times_x"}, n, "gelu/times_x");
+        add("Mul", {p + "gelu/times_x", const_float(n, "gelu_half", 0.5f)}, {p + "activation"}, n, "activation");
+      }
+      return linear_nodes(n, "linear2", p + "activation", param_of(n, "linear2.weight"), param_of(n, "linear2.bias"));
+    };
+    std::string y;
+    if (pre) {
+      add("Add", {x, attention(norm("norm1", x))}, {p + "residual1"}, n, "residual1");
+      std::string ff = feed_forward(norm("norm2", p + "residual1"));
+      y = bf ? out(n) : p + "result_bf";
+      add("Add", {p + "residual1", ff}, {y}, n, bf ? std::string() : "result_bf");
+    } else {
+      add("Add", {x, attention(x)}, {p + "residual1"}, n, "residual1");
+      std::string x1 = norm("norm1", p + "residual1");
+      add("Add", {x1, feed_forward(x1)}, {p + "residual2"}, n, "residual2");
+      y = norm("norm2", p + "residual2");
+    }
+    // The layer's output carries its name: a final Transpose, or an Identity after a norm.
+    if (!bf)
+      attr(add("Transpose", {y}, {out(n)}, n), "perm", std::vector<int64_t>{1, 0, 2});
+    else if (y != out(n))
+      add("Identity", {y}, {out(n)}, n);
   }
 
   // Note [Recurrent export]: one ONNX LSTM/GRU node per stacked layer, as PyTorch exports
@@ -315,7 +504,7 @@ class Exporter {
     int64_t h = i(a, "hidden_size"), layers = i(a, "num_layers");
     bool bidirectional = b(a, "bidirectional"), batch_first = b(a, "batch_first"), bias = b(a, "bias");
     bool sequences = b(a, "return_sequences");
-    int64_t directions = bidirectional ? 2 : 1, gates = lstm ? 4 : 3;
+    int64_t directions = bidirectional ? 2 : 1;
     std::string prefix = n.name + "/", x = in(n, 0);
     if (batch_first) {
       attr(add("Transpose", {x}, {prefix + "time_major"}, n, "time_major"), "perm", std::vector<int64_t>{1, 0, 2});
@@ -584,10 +773,22 @@ class Exporter {
   }
 
   void emit_gelu(const Node& n, const AttrMap& a) {
-    NL_CHECK(s(a, "approximate") == "none", "ONNX export: node '", n.name,
-             "' (GELU) uses the tanh approximation, which has no ONNX mapping yet");
-    // The erf form as PyTorch exports it before opset 20: x · 0.5 · (1 + erf(x / √2)).
     std::string p = n.name + "/";
+    if (s(a, "approximate") == "tanh") {
+      // As PyTorch exports it before opset 20: 0.5 · x · (1 + tanh(√(2/π) · (x + 0.044715 · x³))).
+      add("Mul", {in(n, 0), in(n, 0)}, {p + "square"}, n, "square");
+      add("Mul", {in(n, 0), p + "square"}, {p + "cube"}, n, "cube");
+      add("Mul", {const_float(n, "kappa", 0.044715f), p + "cube"}, {p + "kappa_cube"}, n, "kappa_cube");
+      add("Add", {in(n, 0), p + "kappa_cube"}, {p + "inner"}, n, "inner");
+      add("Mul", {const_float(n, "beta", static_cast<float>(std::sqrt(2.0 / M_PI))), p + "inner"}, {p + "scaled"}, n,
+          "scaled");
+      add("Tanh", {p + "scaled"}, {p + "tanh"}, n, "tanh");
+      add("Add", {const_float(n, "one", 1.0f), p + "tanh"}, {p + "tanh_plus_1"}, n, "tanh_plus_1");
+      add("Mul", {in(n, 0), p + "tanh_plus_1"}, {p + "times_x"}, n, "times_x");
+      add("Mul", {const_float(n, "half", 0.5f), p + "times_x"}, {out(n)}, n);
+      return;
+    }
+    // The erf form as PyTorch exports it before opset 20: x · 0.5 · (1 + erf(x / √2)).
     add("Div", {in(n, 0), const_float(n, "sqrt2", static_cast<float>(std::sqrt(2.0)))}, {p + "scaled"}, n, "scaled");
     add("Erf", {p + "scaled"}, {p + "erf"}, n, "erf");
     add("Add", {p + "erf", const_float(n, "one", 1.0f)}, {p + "erf_plus_1"}, n, "erf_plus_1");

@@ -233,12 +233,18 @@ void Importer::map_node(int index) {
     auto ends_with = [&](const std::string& tail) {
       return doc.size() >= tail.size() && doc.compare(doc.size() - tail.size(), tail.size(), tail) == 0;
     };
-    bool recurrent = ends_with("(LSTM)") || ends_with("(GRU)");
-    if (recurrent && group.front() == index) {
+    bool recurrent = ends_with("(LSTM)") || ends_with("(GRU)"), group_norm = ends_with("(GroupNorm)");
+    bool attention = ends_with("(MultiheadAttention)"), encoder = ends_with("(TransformerEncoderLayer)");
+    if ((recurrent || group_norm || attention || encoder) && group.front() == index) {
+      NodeId first_new = graph_.next_id();
       try {
-        return map_tagged_recurrent(layer, group);
+        if (recurrent) return map_tagged_recurrent(layer, group);
+        if (group_norm) return map_tagged_group_norm(layer, group);
+        return map_tagged_attention(layer, group, encoder);
       } catch (const NoLayer&) {
         // Not as Netloom writes it after all: the nodes map one by one.
+        for (NodeId id = first_new; id < graph_.next_id(); ++id)
+          if (graph_.find(id)) graph_.remove_node(id);
       }
     }
   }

@@ -4,6 +4,7 @@
 //   onnx_importer.cpp       the driver: the op table, graph building, names, layout
 //   onnx_layer_mapping.cpp  one ONNX op → one Netloom layer (Conv, Gemm, pools, shape ops …)
 //   onnx_patterns.cpp       multi-node patterns folded into one layer (GELU, LayerNorm, SiLU)
+//   onnx_tagged_layers.cpp  layers a Netloom export wrote as several nodes, read back whole
 //   onnx_generic_op.cpp     any other op → an OnnxOp node (Note [Generic ONNX ops])
 //   onnx_constant_folding.cpp  nodes computable at import time (shape subgraphs) → constants
 #pragma once
@@ -159,10 +160,16 @@ class Importer {
   void map_split(const onnx::NodeProto& n);
   void map_pad(const onnx::NodeProto& n);
 
-  // ---- multi-node patterns (onnx_patterns.cpp) ----
+  // ---- multi-node patterns (onnx_patterns.cpp, onnx_tagged_layers.cpp) ----
   // The nodes a Netloom export wrote for one LSTM or GRU layer, read back into that layer
   // (Note [Recurrent export] in onnx_export.cpp). Throws NoLayer when they do not fit.
   void map_tagged_recurrent(const std::string& layer, const std::vector<int>& group);
+  // The same for GroupNorm (Reshape → InstanceNormalization → Reshape → Mul → Add).
+  void map_tagged_group_norm(const std::string& layer, const std::vector<int>& group);
+  // The same for MultiheadAttention (encoder = false) and TransformerEncoderLayer.
+  void map_tagged_attention(const std::string& layer, const std::vector<int>& group, bool encoder);
+  // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) from its first node, Mul(x, x): GELU (tanh).
+  bool map_tanh_gelu(const onnx::NodeProto& n);
   void map_sigmoid(const onnx::NodeProto& n);
   void map_div(const onnx::NodeProto& n);
   void map_reduce_mean(const onnx::NodeProto& n);

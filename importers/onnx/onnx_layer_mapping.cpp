@@ -203,6 +203,8 @@ void Importer::map_pool(const onnx::NodeProto& n) {
   std::vector<int64_t> stride = attr_ints(n, "strides", {1, 1}), dil = attr_ints(n, "dilations", {1, 1});
   Padding p = read_pads(n, 2, k, dil, stride);
   if (p.same) no_layer("\"same\" padding of a pooling layer has no layer form");
+  for (size_t j = 0; j < 2; ++j)  // the pooling layers take at most half the window (as PyTorch)
+    if (2 * p.pads[j] > k[j]) no_layer("padding larger than half the window has no layer form");
   AttrMap a = {{"kernel_size", k},
                {"stride", stride},
                {"padding", p.pads},
@@ -250,6 +252,7 @@ void Importer::map_variadic(const onnx::NodeProto& n, const std::string& type, c
 }
 
 void Importer::map_binary(const onnx::NodeProto& n, const std::string& op) {
+  if (op == "Mul" && map_tanh_gelu(n)) return;
   if (constant(n.input(0)) || constant(n.input(1)))
     no_layer(op + " with a constant operand has no layer form");
   map_variadic(n, op, {});

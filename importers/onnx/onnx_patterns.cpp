@@ -1,11 +1,9 @@
 // Multi-node patterns that exporters write for one layer, folded back into that layer:
-// x·Sigmoid(x) → SiLU, the Erf GELU, the ReduceMean/Sub/Pow/Sqrt/Div LayerNorm, and the
-// nodes of a recurrent layer a Netloom export wrote. A node that
-// starts no pattern throws NoLayer and becomes a generic op (Note [Layers first]).
+// x·Sigmoid(x) → SiLU, the Erf and tanh GELU, the ReduceMean/Sub/Pow/Sqrt/Div LayerNorm. A
+// node that starts no pattern throws NoLayer and becomes a generic op (Note [Layers first]).
 #include <cmath>
 
 #include "engine/ops/elementwise.h"
-#include "engine/ops/movement.h"
 #include "importers/onnx/onnx_importer.h"
 
 namespace nl::importers::detail {
@@ -94,70 +92,25 @@ void Importer::map_reduce_mean(const onnx::NodeProto& n) {
   set_weight(id, "bias", shift ? *shift : zeros(scale->shape()));
 }
 
-void Importer::map_tagged_recurrent(const std::string& layer, const std::vector<int>& group) {
-  std::vector<const onnx::NodeProto*> cells;
-  const onnx::NodeProto* output = nullptr;
-  for (int i : group) {
-    const onnx::NodeProto& m = g_.node(i);
-    if (m.op_type() == "LSTM" || m.op_type() == "GRU") cells.push_back(&m);
-    for (const auto& o : m.output())
-      if (o == layer) output = &m;
-  }
-  if (cells.empty() || !output) no_layer("not a whole recurrent layer");
-  bool lstm = cells[0]->op_type() == "LSTM";
-  int64_t h = attr_i(*cells[0], "hidden_size", 0), gates = lstm ? 4 : 3;
-  std::string direction = attr_s(*cells[0], "direction", "forward");
-  if (h <= 0 || (direction != "forward" && direction != "bidirectional")) no_layer("unsupported recurrent settings");
-  if (!lstm && attr_i(*cells[0], "linear_before_reset", 0) != 1) no_layer("GRU without linear_before_reset");
-  int64_t directions = direction == "bidirectional" ? 2 : 1;
-  // The input: through the time-major Transpose when the layer is batch-first.
-  std::string x = cells[0]->input(0);
-  bool batch_first = false;
-  for (int i : group) {
-    const onnx::NodeProto& m = g_.node(i);
-    if (m.op_type() == "Transpose" && m.output(0) == x && attr_ints(m, "perm", {}) == std::vector<int64_t>{1, 0, 2}) {
-      batch_first = true;
-      x = m.input(0);
-    }
-  }
-  const onnx::NodeProto& last = *cells.back();
-  bool sequences = !(last.output_size() > 1 && !last.output(1).empty() && consumers_.count(last.output(1)));
-  bool bias = cells[0]->input_size() > 3 && !cells[0]->input(3).empty();
-  // ONNX gate block j holds PyTorch block order[j] (Note [Recurrent export]); this undoes it.
-  std::vector<int64_t> inverse = lstm ? std::vector<int64_t>{0, 2, 3, 1} : std::vector<int64_t>{1, 0, 2};
-  auto torch_gates = [&](const Tensor& w) {
-    std::vector<Tensor> blocks;
-    for (int64_t g : inverse) blocks.push_back(w.narrow(0, g * h, h));
-    return cat(blocks, 0).contiguous();
-  };
-  std::map<std::string, Tensor> params;
-  for (size_t l = 0; l < cells.size(); ++l) {
-    const onnx::NodeProto& c = *cells[l];
-    if (c.op_type() != cells[0]->op_type() || attr_i(c, "hidden_size", 0) != h) no_layer("mixed recurrent cells");
-    const Tensor &w = require_constant(c, 1, "W"), &r = require_constant(c, 2, "R");
-    if (w.dim() != 3 || w.size(0) != directions || w.size(1) != gates * h || r.dim() != 3) no_layer("unexpected W or R");
-    for (int64_t d = 0; d < directions; ++d) {
-      std::string suffix = "_l" + std::to_string(l) + (d == 1 ? "_reverse" : "");
-      params["weight_ih" + suffix] = torch_gates(w.select(0, d));
-      params["weight_hh" + suffix] = torch_gates(r.select(0, d));
-      if (bias) {
-        const Tensor& b = require_constant(c, 3, "B");
-        params["bias_ih" + suffix] = torch_gates(b.select(0, d).narrow(0, 0, gates * h));
-        params["bias_hh" + suffix] = torch_gates(b.select(0, d).narrow(0, gates * h, gates * h));
-      }
-    }
-  }
-  NodeId id = add_layer(g_.node(group.front()), lstm ? "LSTM" : "GRU",
-                        {{"hidden_size", h},
-                         {"num_layers", static_cast<int64_t>(cells.size())},
-                         {"bias", bias},
-                         {"batch_first", batch_first},
-                         {"bidirectional", directions == 2},
-                         {"return_sequences", sequences}});
-  connect(g_.node(group.front()), x, id, 0);
-  for (const auto& [name, t] : params) set_weight(id, name, t);
-  values_[layer] = {id, 0};
-  consumed_.insert(group.begin(), group.end());
+bool Importer::map_tanh_gelu(const onnx::NodeProto& n) {
+  const std::string& x = n.input(0);
+  if (n.input_size() != 2 || n.input(1) != x) return false;
+  int i_cube, i_kc, i_inner, i_scaled, i_tanh, i_one, i_xm, i_half;
+  const onnx::NodeProto *cube, *kc, *inner, *scaled, *th, *one, *xm, *half;
+  if (!(cube = only_consumer(n.output(0), "Mul", &i_cube)) || other_input(*cube, n.output(0)) != x ||
+      !(kc = only_consumer(cube->output(0), "Mul", &i_kc)) || !near(const_scalar(other_input(*kc, cube->output(0))), 0.044715) ||
+      !(inner = only_consumer(kc->output(0), "Add", &i_inner)) || other_input(*inner, kc->output(0)) != x ||
+      !(scaled = only_consumer(inner->output(0), "Mul", &i_scaled)) ||
+      !near(const_scalar(other_input(*scaled, inner->output(0))), std::sqrt(2.0 / M_PI)) ||
+      !(th = only_consumer(scaled->output(0), "Tanh", &i_tanh)) ||
+      !(one = only_consumer(th->output(0), "Add", &i_one)) || !near(const_scalar(other_input(*one, th->output(0))), 1.0) ||
+      !(xm = only_consumer(one->output(0), "Mul", &i_xm)) || other_input(*xm, one->output(0)) != x ||
+      !(half = only_consumer(xm->output(0), "Mul", &i_half)) || !near(const_scalar(other_input(*half, xm->output(0))), 0.5) ||
+      !same_layer(n, *half))
+    return false;
+  consumed_.insert({i_cube, i_kc, i_inner, i_scaled, i_tanh, i_one, i_xm, i_half});
+  unary(n, "GELU", {{"approximate", std::string("tanh")}}, half->output(0), half);
+  return true;
 }
 
 }  // namespace nl::importers::detail

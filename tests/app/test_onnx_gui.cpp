@@ -3,12 +3,14 @@
 // the window stays responsive), exports back to a file the importer reads with the same
 // layers, and a broken file leaves the open project untouched.
 #include <QApplication>
+#include <QSpinBox>
 #include <QTemporaryDir>
 #include <QTest>
 
 #include <fstream>
 
 #include "app/gui/main_window.h"
+#include "editor/panels/inspector_widget.h"
 #include "engine/project/project.h"
 #include "engine/run/graph_executor.h"
 #include "importers/onnx/onnx_export.h"
@@ -66,6 +68,29 @@ class TestOnnxGui : public QObject {
       const graph::Node* m = back.graph.find_by_name(n.name);
       QVERIFY2(m && m->type == n.type, n.name.c_str());
     }
+  }
+
+  // A generic OnnxOp node shows its ONNX attributes in the inspector, editable.
+  void inspectorShowsOnnxAttributes() {
+    graph::ModelGraph g;
+    graph::NodeId x = g.add_node("Input", "x", {{"shape", std::vector<int64_t>{-1, 3, 4}}}).value;
+    graph::NodeId op = g.add_node("OnnxOp", "soft", {{"op_type", std::string("LogSoftmax")}, {"axis", int64_t{1}}}).value;
+    graph::NodeId y = g.add_node("Output", "y").value;
+    QVERIFY(g.connect({{x, 0}, {op, 0}}));
+    QVERIFY(g.connect({{op, 0}, {y, 0}}));
+    QString path = dir_.filePath("logsoftmax.onnx");
+    importers::save_onnx(g, {}, path.toStdString());
+    MainWindow w;
+    w.show();
+    QVERIFY(w.importOnnx(path));
+    const graph::Node* node = w.document().graph().find_by_name("soft");
+    QVERIFY(node && node->type == "OnnxOp");
+    w.selectNode(node->id);
+    auto* axis = qobject_cast<QSpinBox*>(w.inspector()->editor("axis"));
+    QVERIFY(axis);
+    QCOMPARE(axis->value(), 1);
+    axis->setValue(2);  // the user edits the ONNX attribute like any other
+    QCOMPARE(std::get<int64_t>(w.document().graph().find_by_name("soft")->attrs.at("axis")), int64_t{2});
   }
 
   void brokenFileKeepsProject() {

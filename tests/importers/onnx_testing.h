@@ -153,15 +153,18 @@ inline ModelGraph every_layer_graph() {
   NodeId sum = add(g, "Add", "sum3", {}, {p(cat), p(same), p(relu6)});
   NodeId mul = add(g, "Mul", "gate", {}, {p(sum), p(conv)});
   NodeId relu = add(g, "ReLU", "relu", {}, {p(mul)});
-  NodeId gap = add(g, "GlobalAvgPool2d", "gap", {}, {p(relu)});
-  NodeId aap = add(g, "AdaptiveAvgPool2d", "aap", {}, {p(relu)});
+  NodeId gn = add(g, "GroupNorm", "groupnorm", {{"num_groups", int64_t{2}}, {"eps", 1e-4}}, {p(relu)});
+  NodeId gn_plain = add(g, "GroupNorm", "groupnorm_plain", {{"num_groups", int64_t{4}}, {"affine", false}}, {p(relu)});
+  NodeId gap = add(g, "GlobalAvgPool2d", "gap", {}, {p(gn)});
+  NodeId aap = add(g, "AdaptiveAvgPool2d", "aap", {}, {p(gn_plain)});
   NodeId flat = add(g, "Flatten", "flat", {}, {p(aap)});
   NodeId cat2 = add(g, "Concat", "features", {}, {p(gap), p(flat)});
   NodeId bn1 = add(g, "BatchNorm1d", "bn1", {}, {p(cat2)});
   NodeId fc = add(g, "Linear", "fc", {{"out_features", int64_t{12}}}, {p(bn1)});
   NodeId leaky = add(g, "LeakyReLU", "leaky", {{"negative_slope", 0.2}}, {p(fc)});
   NodeId gelu = add(g, "GELU", "gelu", {}, {p(leaky)});
-  NodeId silu = add(g, "SiLU", "silu", {}, {p(gelu)});
+  NodeId gelu_tanh = add(g, "GELU", "gelu_tanh", {{"approximate", std::string("tanh")}}, {p(gelu)});
+  NodeId silu = add(g, "SiLU", "silu", {}, {p(gelu_tanh)});
   NodeId sig = add(g, "Sigmoid", "sigmoid", {}, {p(silu)});
   NodeId tanh = add(g, "Tanh", "tanh", {}, {p(sig)});
   NodeId resh = add(g, "Reshape", "reshape", {{"shape", V{0, 3, 4}}}, {p(tanh)});
@@ -202,6 +205,28 @@ inline ModelGraph recurrent_graph() {
   add(g, "Output", "last", {}, {p(last)});
   NodeId seq = add(g, "GRU", "gru_seq", {{"hidden_size", int64_t{2}}, {"bidirectional", true}}, {p(x)});
   add(g, "Output", "steps", {}, {p(seq)});
+  return g;
+}
+
+// Attention layers in the forms the exporter distinguishes: self- and cross-attention,
+// batch-first or not, encoder layers pre- and post-norm with GELU and ReLU.
+inline ModelGraph attention_graph() {
+  ModelGraph g;
+  NodeId x = add(g, "Input", "seq", {{"shape", V{-1, 5, 8}}}, {});
+  NodeId mem = add(g, "Input", "memory", {{"shape", V{-1, 7, 8}}}, {});
+  NodeId self = add(g, "MultiheadAttention", "self_attn", {{"num_heads", int64_t{2}}, {"dropout", 0.1}}, {p(x)});
+  NodeId cross = add(g, "MultiheadAttention", "cross_attn", {{"num_heads", int64_t{4}}, {"bias", false}}, {p(self), p(mem)});
+  NodeId pre = add(g, "TransformerEncoderLayer", "enc_pre",
+                   {{"nhead", int64_t{2}}, {"dim_feedforward", int64_t{16}}, {"activation", std::string("gelu")},
+                    {"norm_first", true}, {"layer_norm_eps", 1e-4}},
+                   {p(cross)});
+  NodeId post = add(g, "TransformerEncoderLayer", "enc_post", {{"nhead", int64_t{4}}, {"dim_feedforward", int64_t{12}}},
+                    {p(pre)});
+  add(g, "Output", "encoded", {}, {p(post)});
+  NodeId tm = add(g, "MultiheadAttention", "time_major", {{"num_heads", int64_t{2}}, {"batch_first", false}}, {p(x)});
+  NodeId tm_enc = add(g, "TransformerEncoderLayer", "enc_time_major",
+                      {{"nhead", int64_t{2}}, {"dim_feedforward", int64_t{8}}, {"batch_first", false}}, {p(tm)});
+  add(g, "Output", "time_major_out", {}, {p(tm_enc)});
   return g;
 }
 

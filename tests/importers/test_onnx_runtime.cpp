@@ -95,6 +95,12 @@ class TestOnnxRuntime : public QObject {
     for (int opset : {13, 16, 17, 18}) check(g, w, "every_layer_" + std::to_string(opset), opset);
   }
 
+  void attention_layers_match_onnx_runtime() {
+    ModelGraph g = attention_graph();
+    auto w = random_weights(g, 41);
+    for (int opset : {13, 17}) check(g, w, "attention_" + std::to_string(opset), opset);
+  }
+
   void recurrent_layers_match_onnx_runtime() {
     ModelGraph g = recurrent_graph();
     check(g, random_weights(g, 29), "recurrent", importers::kOnnxDefaultOpset);

@@ -174,7 +174,10 @@ Tensor run_pool(const OpAttrs& a, const Tensor& x_in, bool is_max) {
   bool include_pad = a.i("count_include_pad", 0) != 0;
   p.count_include_pad = include_pad;
   Tensor y;
-  if (symmetric(w2)) {
+  // The pooling kernels take symmetric padding of at most half the window; anything else is
+  // padded explicitly.
+  bool direct = symmetric(w2) && 2 * w2.pads[0] <= w2.kernel[0] && 2 * w2.pads[1] <= w2.kernel[1];
+  if (direct) {
     p.padding[0] = w2.pads[0];
     p.padding[1] = w2.pads[1];
     y = is_max ? max_pool2d(x, p) : avg_pool2d(x, p);
