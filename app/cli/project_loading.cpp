@@ -21,10 +21,13 @@ bool is_onnx_file(const std::string& path) {
   return ext == ".onnx";
 }
 
-LoadedModel load_model(const std::string& project_path, run::GraphExecutor& executor) {
+project::Project load_project_or_onnx(const std::string& path) {
   // An .onnx file is imported on the fly, so `netloom run MODEL.onnx` needs no project.
-  LoadedModel out{is_onnx_file(project_path) ? importers::import_onnx(project_path) : project::load_project(project_path),
-                  nullptr, {}};
+  return is_onnx_file(path) ? importers::import_onnx(path) : project::load_project(path);
+}
+
+LoadedModel load_model(const std::string& project_path, run::GraphExecutor& executor) {
+  LoadedModel out{load_project_or_onnx(project_path), nullptr, {}};
   out.model = executor.build(out.project.graph);
   if (!out.project.weights.empty()) out.untrained = out.model->load_weights(out.project.weights);
   else

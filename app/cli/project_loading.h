@@ -19,6 +19,9 @@ struct LoadedModel {
 // graph's errors (build).
 LoadedModel load_model(const std::string& project_path, run::GraphExecutor& executor);
 
+// A .netloom project, or an .onnx model imported on the fly.
+project::Project load_project_or_onnx(const std::string& path);
+
 // True for a path ending in .onnx (any case).
 bool is_onnx_file(const std::string& path);
 

@@ -75,6 +75,14 @@ class TestCliOnnx : public QObject {
     QVERIFY(compared >= 1);
   }
 
+  void infoAndValidateReadOnnxFiles() {
+    QString model = NETLOOM_TEST_DATA_DIR "/torch_models/tiny_resnet/model.onnx";
+    Result info = netloom({"info", model});
+    QVERIFY2(info.exit_code == 0 && info.out.contains("Conv2d") && info.out.contains("layers"), qPrintable(info.err));
+    Result validate = netloom({"validate", model});
+    QVERIFY2(validate.exit_code == 0 && validate.out.contains("0 error(s)"), qPrintable(validate.out + validate.err));
+  }
+
   void brokenOnnxIsAClearError() {
     QString bad = dir_.filePath("broken.onnx");
     std::ofstream(bad.toStdString()) << "\x08\x07 not really a model";
