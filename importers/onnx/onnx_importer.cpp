@@ -304,7 +304,10 @@ bool Importer::map_layer(const onnx::NodeProto& n) {
   if (op == "Reshape") return map_reshape(n), true;
   if (op == "Transpose") return map_transpose(n), true;
   if (op == "Concat") return map_variadic(n, "Concat", {{"dim", attr_i(n, "axis", 1)}}), true;
-  if (op == "Sum") return map_variadic(n, "Add", {}), true;
+  if (op == "Sum") {
+    if (n.input_size() < 2) no_layer("Sum of one input has no layer form");  // Add takes two or more
+    return map_variadic(n, "Add", {}), true;
+  }
   if (op == "Add" || op == "Mul") return map_binary(n, op), true;
   if (op == "Identity") return map_identity(n), true;
   if (op == "Dropout") return map_dropout(n), true;
