@@ -1,13 +1,15 @@
 // Generic ONNX ops, network family: Conv, MaxPool, AveragePool (any padding, including
 // asymmetric and SAME_UPPER/SAME_LOWER, by an explicit pad where the kernels take symmetric
-// padding only), global pools, BatchNormalization, InstanceNormalization,
-// LayerNormalization, Gemm and MatMul — the forms the layer mappings cannot hold.
+// padding only), ConvTranspose (any padding, output_shape), global pools, BatchNormalization,
+// InstanceNormalization, LayerNormalization, Gemm and MatMul — the forms the layer mappings
+// cannot hold.
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
 #include "engine/core/error.h"
 #include "engine/graph/onnx_ops/onnx_op.h"
+#include "engine/nn/conv_transpose.h"
 #include "engine/ops/conv.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/matmul.h"
@@ -204,6 +206,57 @@ Tensor per_channel(const Tensor& v, size_t rank) {
   return v.reshape(s);
 }
 
+// ConvTranspose as ONNX defines it: the full transposed convolution (ConvTranspose2d without
+// padding), then the pads cropped from each side (any padding, output_padding, output_shape,
+// SAME_UPPER/SAME_LOWER), then the bias. 1-d runs as 2-d with a height of 1.
+Tensor run_conv_transpose(const OpAttrs& a, const Tensor& x_in, const Tensor& w_in, const Tensor& bias) {
+  size_t spatial = w_in.dim() - 2;
+  if (spatial != 1 && spatial != 2) a.fail("only 1-d and 2-d transposed convolutions run");
+  std::vector<int64_t> k(w_in.shape().begin() + 2, w_in.shape().end());
+  std::vector<int64_t> stride = a.ints("strides", std::vector<int64_t>(spatial, 1));
+  std::vector<int64_t> dil = a.ints("dilations", std::vector<int64_t>(spatial, 1));
+  std::vector<int64_t> pads = a.ints("pads", std::vector<int64_t>(2 * spatial, 0));
+  std::vector<int64_t> out_pad = a.ints("output_padding", std::vector<int64_t>(spatial, 0));
+  std::vector<int64_t> out_shape = a.ints("output_shape");
+  std::string mode = a.s("auto_pad", "NOTSET");
+  int64_t group = a.i("group", 1);
+  if (stride.size() != spatial || dil.size() != spatial || pads.size() != 2 * spatial || out_pad.size() != spatial)
+    a.fail("strides, dilations, pads and output_padding do not match the spatial dimensions");
+  for (size_t j = 0; j < spatial; ++j) {
+    int64_t in = x_in.size(static_cast<int>(2 + j));
+    int64_t full = stride[j] * (in - 1) + out_pad[j] + (k[j] - 1) * dil[j] + 1;
+    if (!out_shape.empty() || mode == "SAME_UPPER" || mode == "SAME_LOWER") {
+      int64_t target = !out_shape.empty() ? out_shape.at(out_shape.size() - spatial + j) : in * stride[j];
+      int64_t total = full - target;
+      bool upper = mode != "SAME_LOWER";
+      pads[j] = upper ? total / 2 : total - total / 2;
+      pads[j + spatial] = total - pads[j];
+    } else if (mode == "VALID") {
+      pads[j] = pads[j + spatial] = 0;
+    }
+  }
+  Tensor x = spatial == 1 ? x_in.unsqueeze(2) : x_in, w = spatial == 1 ? w_in.unsqueeze(2) : w_in;
+  std::array<int64_t, 2> kernel = {w.size(2), w.size(3)};
+  nn::ConvTranspose2dOptions o;
+  o.stride = {spatial == 1 ? 1 : stride[0], stride[spatial - 1]};
+  o.dilation = {spatial == 1 ? 1 : dil[0], dil[spatial - 1]};
+  o.groups = group;
+  o.bias = false;
+  nn::ConvTranspose2d conv(x.size(1), w.size(1) * group, kernel, o);
+  conv.weight = w;  // the node's own weight, so gradients reach it
+  Tensor y = conv.forward(x);
+  // Crop the pads (and add output_padding rows) on each spatial side.
+  std::vector<int64_t> crop(2 * 4, 0);
+  for (size_t j = 0; j < spatial; ++j) {
+    size_t d = spatial == 1 ? 3 : 2 + j;
+    crop[d] = -pads[j];
+    crop[d + 4] = out_pad[j] - pads[j + spatial];
+  }
+  y = pad_constant(y, crop, 0.0);
+  if (bias.defined()) y = add(y, per_channel(bias, 4));
+  return spatial == 1 ? y.squeeze(2) : y;
+}
+
 }  // namespace
 
 void register_nn_ops(OpTable& t) {
@@ -223,6 +276,41 @@ void register_nn_ops(OpTable& t) {
                      [](const RunArgs& a, const std::vector<Tensor>& in) {
                        return one(run_conv(a, in.at(0), in.at(1), in.size() > 2 ? in[2] : Tensor()));
                      }};
+
+  t["ConvTranspose"] =
+      OpImpl{[](const InferArgs& a) {
+               const TensorInfo& x = a.input(0);
+               const TensorInfo& w = a.input(1);
+               size_t spatial = w.shape.size() - 2;
+               if (spatial != 1 && spatial != 2) a.fail("only 1-d and 2-d transposed convolutions run");
+               if (x.rank() != w.rank()) a.fail("the input's rank does not match the weight's");
+               SymShape out = {x.shape[0], w.shape[1].is_known() ? Dim::known(w.shape[1].size * a.i("group", 1))
+                                                                 : Dim::symbolic()};
+               std::vector<int64_t> stride = a.ints("strides", std::vector<int64_t>(spatial, 1));
+               std::vector<int64_t> dil = a.ints("dilations", std::vector<int64_t>(spatial, 1));
+               std::vector<int64_t> pads = a.ints("pads", std::vector<int64_t>(2 * spatial, 0));
+               std::vector<int64_t> out_pad = a.ints("output_padding", std::vector<int64_t>(spatial, 0));
+               std::vector<int64_t> out_shape = a.ints("output_shape");
+               std::string mode = a.s("auto_pad", "NOTSET");
+               if (stride.size() != spatial || dil.size() != spatial || pads.size() != 2 * spatial ||
+                   out_pad.size() != spatial)
+                 a.fail("strides, dilations, pads and output_padding do not match the spatial dimensions");
+               for (size_t j = 0; j < spatial; ++j) {
+                 const Dim& in = x.shape[2 + j];
+                 const Dim& kd = w.shape[2 + j];
+                 if (!out_shape.empty()) out.push_back(Dim::known(out_shape.at(out_shape.size() - spatial + j)));
+                 else if (!in.is_known() || !kd.is_known()) out.push_back(Dim::symbolic());
+                 else if (mode == "SAME_UPPER" || mode == "SAME_LOWER") out.push_back(Dim::known(in.size * stride[j]));
+                 else {
+                   int64_t p = mode == "VALID" ? 0 : pads[j] + pads[j + spatial];
+                   out.push_back(Dim::known(stride[j] * (in.size - 1) + out_pad[j] + (kd.size - 1) * dil[j] + 1 - p));
+                 }
+               }
+               return std::vector<TensorInfo>{TensorInfo{x.dtype, out}};
+             },
+             [](const RunArgs& a, const std::vector<Tensor>& in) {
+               return one(run_conv_transpose(a, in.at(0), in.at(1), in.size() > 2 ? in[2] : Tensor()));
+             }};
 
   for (bool is_max : {true, false}) {
     t[is_max ? "MaxPool" : "AveragePool"] =
