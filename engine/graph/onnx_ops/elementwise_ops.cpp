@@ -45,8 +45,8 @@ TensorInfo broadcast_info(const InferArgs& a, size_t first, size_t count, DType 
 Tensor integer_div_mod(const Tensor& a_in, const Tensor& b_in, bool div, bool fmod) {
   Shape shape;
   {
-    size_t n = std::max(a_in.dim(), b_in.dim());
-    for (size_t r = 0; r < n; ++r) {
+    int n = std::max(a_in.dim(), b_in.dim());
+    for (int r = 0; r < n; ++r) {
       int64_t da = r < a_in.dim() ? a_in.size(a_in.dim() - 1 - r) : 1;
       int64_t db = r < b_in.dim() ? b_in.size(b_in.dim() - 1 - r) : 1;
       NL_CHECK(da == db || da == 1 || db == 1, div ? "Div" : "Mod", ": shapes do not broadcast");
@@ -55,7 +55,7 @@ Tensor integer_div_mod(const Tensor& a_in, const Tensor& b_in, bool div, bool fm
   }
   auto widen = [&](Tensor t) {
     t = t.to(DType::Int64);
-    while (t.dim() < shape.size()) t = t.unsqueeze(0);
+    while (t.dim() < shape.rank()) t = t.unsqueeze(0);
     return t.expand(shape).contiguous();
   };
   Tensor a = widen(a_in), b = widen(b_in);

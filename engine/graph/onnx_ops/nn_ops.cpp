@@ -160,7 +160,7 @@ Tensor run_pool(const OpAttrs& a, const Tensor& x_in, bool is_max) {
   std::vector<int64_t> k = a.ints("kernel_shape");
   size_t spatial = k.size();
   if (spatial != 1 && spatial != 2) a.fail("only 1-d and 2-d pooling runs");
-  if (x_in.dim() != spatial + 2) a.fail("the input's rank does not match kernel_shape");
+  if (x_in.dim() != static_cast<int>(spatial) + 2) a.fail("the input's rank does not match kernel_shape");
   Window w = read_window(a, k, spatial);
   if (!is_max) w.dilation.assign(spatial, 1);
   resolve_auto_pad(a, w, spatial_sizes(x_in));

@@ -98,6 +98,7 @@ void register_shape_ops(OpTable& t);
 void register_reduce_ops(OpTable& t);
 void register_nn_ops(OpTable& t);
 void register_rnn_ops(OpTable& t);
+void register_slice_pad_ops(OpTable& t);
 
 // NumPy broadcasting of symbolic shapes; fails when two known sizes differ and neither is 1.
 SymShape broadcast_shapes(const OpAttrs& a, const SymShape& x, const SymShape& y);
@@ -111,6 +112,9 @@ std::vector<int64_t> int_values(const Tensor& t);
 // Pads every dimension by pads[d] before and pads[d + rank] after with `value` (negative
 // pads crop), as ONNX Pad in constant mode.
 Tensor pad_constant(const Tensor& x, const std::vector<int64_t>& pads, double value);
+// x gathered along `axis` at `indices` (any integer dtype, negative indices count from the
+// end), for any dtype of x: index_select for float32 (so gradients flow), a copy otherwise.
+Tensor gather_any(const Tensor& x, int64_t axis, const Tensor& indices);
 // A known size, or an unknown one.
 Dim dim_of(int64_t size);
 

@@ -112,6 +112,7 @@ const OpTable& table() {
     register_reduce_ops(t);
     register_nn_ops(t);
     register_rnn_ops(t);
+    register_slice_pad_ops(t);
     return t;
   }();
   return t;
