@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "app/cli/cli.h"
+#include "app/cli/project_loading.h"
 #include "engine/core/error.h"
 #include "engine/graph/graph_analysis.h"
 #include "engine/project/project.h"
@@ -30,7 +31,7 @@ std::string describe(const graph::ModelGraph& g, const graph::NodeMessage& m) {
 
 int info(const Arguments& args) {
   std::string path = require_project(args, "info");
-  project::Project p = project::load_project(path);
+  project::Project p = load_project_or_onnx(path);
   graph::GraphAnalysis a = graph::analyze(p.graph);
   std::printf("%s%s\n", p.name.empty() ? path.c_str() : p.name.c_str(), p.weights.empty() ? "" : " (trained)");
   if (!p.description.empty()) std::printf("%s\n", p.description.c_str());
@@ -49,7 +50,7 @@ int info(const Arguments& args) {
 
 int validate(const Arguments& args) {
   std::string path = require_project(args, "validate");
-  project::Project p = project::load_project(path);
+  project::Project p = load_project_or_onnx(path);
   graph::GraphAnalysis a = graph::analyze(p.graph);
   int64_t errors = 0, warnings = 0;
   for (const auto& m : a.messages) {

@@ -1,5 +1,5 @@
 // `netloom run PROJECT --input NAME=FILE.npy … --output DIR`: inference with the project's
-// weights; each Output is written as DIR/<output name>.npy.
+// weights (or straight on an .onnx model); each Output is written as DIR/<output name>.npy.
 #include <cstdio>
 #include <filesystem>
 
@@ -62,8 +62,9 @@ int run_model(const Arguments& args) {
 
 Command run_command() {
   return {"run",
-          "PROJECT --input NAME=FILE.npy [--input …] --output DIR",
-          "Run the trained model on .npy inputs and write each output as DIR/<output>.npy.",
+          "PROJECT|MODEL.onnx --input NAME=FILE.npy [--input …] --output DIR",
+          "Run the trained model (a project, or an ONNX file directly) on .npy inputs and write each output as "
+          "DIR/<output>.npy.",
           {{"input", "NAME=FILE.npy", "a model input (NAME may be left out when there is one input)", true},
            {"output", "DIR", "folder for the outputs"},
            {"device", "DEVICE", "cpu (default) or cuda"}},

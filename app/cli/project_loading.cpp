@@ -1,9 +1,12 @@
 // Loading a project and building its model, for the commands.
 #include "app/cli/project_loading.h"
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 
 #include "engine/core/error.h"
+#include "importers/onnx/onnx_import.h"
 
 namespace nl::app {
 
@@ -12,8 +15,19 @@ std::string project_folder(const std::string& project_path) {
   return p.has_parent_path() ? p.parent_path().string() : std::string(".");
 }
 
+bool is_onnx_file(const std::string& path) {
+  std::string ext = std::filesystem::path(path).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  return ext == ".onnx";
+}
+
+project::Project load_project_or_onnx(const std::string& path) {
+  // An .onnx file is imported on the fly, so `netloom run MODEL.onnx` needs no project.
+  return is_onnx_file(path) ? importers::import_onnx(path) : project::load_project(path);
+}
+
 LoadedModel load_model(const std::string& project_path, run::GraphExecutor& executor) {
-  LoadedModel out{project::load_project(project_path), nullptr, {}};
+  LoadedModel out{load_project_or_onnx(project_path), nullptr, {}};
   out.model = executor.build(out.project.graph);
   if (!out.project.weights.empty()) out.untrained = out.model->load_weights(out.project.weights);
   else

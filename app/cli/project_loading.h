@@ -14,9 +14,16 @@ struct LoadedModel {
   std::vector<std::string> untrained;  // model tensors the project had no weights for
 };
 
-// Loads PROJECT, builds its model and copies the project's weights in. Throws nl::Error
-// naming the file (load) or listing the graph's errors (build).
+// Loads PROJECT (a .netloom project, or an .onnx model imported on the fly), builds its
+// model and copies the weights in. Throws nl::Error naming the file (load) or listing the
+// graph's errors (build).
 LoadedModel load_model(const std::string& project_path, run::GraphExecutor& executor);
+
+// A .netloom project, or an .onnx model imported on the fly.
+project::Project load_project_or_onnx(const std::string& path);
+
+// True for a path ending in .onnx (any case).
+bool is_onnx_file(const std::string& path);
 
 // The folder a project file lives in (relative paths in it resolve from there).
 std::string project_folder(const std::string& project_path);

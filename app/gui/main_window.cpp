@@ -156,6 +156,9 @@ void MainWindow::createActions() {
   QAction* save_as = file->addAction(tr("Save &As…"), this, &MainWindow::saveWithDialog);
   save_as->setShortcut(QKeySequence::SaveAs);
   file->addSeparator();
+  file->addAction(tr("&Import ONNX…"), this, &MainWindow::importOnnxWithDialog);
+  file->addAction(tr("&Export ONNX…"), this, &MainWindow::exportOnnxWithDialog);
+  file->addSeparator();
   QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
   quit->setShortcut(QKeySequence::Quit);
 

@@ -73,6 +73,11 @@ class MainWindow : public QMainWindow {
   // File ▸ Save As with the path chosen; Save writes to the project's own path.
   bool saveProjectAs(const QString& path);
   bool saveProject();
+  // File ▸ Import ONNX (main_window_onnx.cpp): the model as a new, unsaved project, then
+  // auto-laid out off the UI thread; an unreadable file leaves the project as it was.
+  bool importOnnx(const QString& path);
+  // File ▸ Export ONNX: the document's graph with the session's weights.
+  bool exportOnnx(const QString& path);
   // Selects one node and centres the view on it (Problems and Summary activation).
   void selectNode(graph::NodeId id);
   void setTheme(Theme theme);
@@ -95,6 +100,8 @@ class MainWindow : public QMainWindow {
   // Save/Discard/Cancel when there are unsaved changes; false: the user cancelled.
   bool maybeSave();
   bool saveWithDialog();
+  void importOnnxWithDialog();
+  void exportOnnxWithDialog();
   void reportError(const QString& title, const QString& text);
 
   editor::GraphDocument doc_;

@@ -127,7 +127,11 @@ void InspectorWidget::rebuild() {
   name_->setToolTip(tr("The node's name: unique in the model, it keys the node's weights."));
   connect(name_, &QLineEdit::editingFinished, this, &InspectorWidget::commitName);
   form->addRow(tr("name"), name_);
-  for (const AttrSpec& spec : schema.attrs) {
+  std::vector<AttrSpec> specs = schema.attrs;
+  if (schema.open_attributes)  // an OnnxOp node's own ONNX attributes, editable like the rest
+    for (const auto& [attr, value] : node->attrs)
+      if (!schema.find_attr(attr)) specs.push_back(AttrSpec::undeclared(attr, value));
+  for (const AttrSpec& spec : specs) {
     QWidget* editor = makeEditor(spec);
     editor->setParent(content);
     editor->setToolTip(qs(spec.help));

@@ -102,6 +102,22 @@ AttrValue attr_from_json(const io::JsonField& f, AttrKind kind) {
   return expected("a known attribute kind");
 }
 
+// The kind of an attribute no schema declares (Note [Attribute encoding]): an int list when
+// every element is an integer (an empty list too), a float list otherwise.
+AttrKind open_attr_kind(const io::JsonField& f) {
+  const json& v = f.value();
+  if (v.is_boolean()) return AttrKind::Bool;
+  if (v.is_number_integer()) return AttrKind::Int;
+  if (v.is_number()) return AttrKind::Float;
+  if (v.is_string()) return AttrKind::String;
+  if (v.is_array()) {
+    for (const auto& e : v)
+      if (!e.is_number_integer()) return AttrKind::Floats;
+    return AttrKind::Ints;
+  }
+  f.fail("expected a number, string or list, got " + io::json_excerpt(v));
+}
+
 NodeUi ui_from_json(const io::JsonField& f) {
   NodeUi ui;
   f.read("x", ui.x);
@@ -128,6 +144,10 @@ Node node_from_json(const io::JsonField& f, const LayerRegistry& registry) {
     for (const auto& [name, value] : attrs->value().items()) {
       io::JsonField a = (*attrs)[name];
       const AttrSpec* spec = schema->find_attr(name);
+      if (!spec && schema->open_attributes) {  // undeclared: the JSON value says the kind
+        n.attrs[name] = attr_from_json(a, open_attr_kind(a));
+        continue;
+      }
       if (!spec) a.fail(n.type + " has no attribute '" + name + "'");
       AttrValue parsed = attr_from_json(a, spec->kind);
       if (std::string why = spec->check(parsed); !why.empty()) a.fail(why);

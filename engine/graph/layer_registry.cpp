@@ -54,6 +54,7 @@ const LayerRegistry& LayerRegistry::builtin() {
     register_activation_layers(r);
     register_sequence_layers(r);
     register_shape_layers(r);
+    register_onnx_op_layer(r);
     return r;
   }();
   return registry;

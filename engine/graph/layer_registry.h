@@ -37,5 +37,6 @@ void register_norm_layers(LayerRegistry& r);        // BatchNorm1d/2d, LayerNorm
 void register_activation_layers(LayerRegistry& r);  // ReLU, ReLU6, LeakyReLU, GELU, SiLU, Sigmoid, Tanh, Softmax
 void register_sequence_layers(LayerRegistry& r);    // LSTM, GRU, MultiheadAttention, TransformerEncoderLayer
 void register_shape_layers(LayerRegistry& r);       // Flatten, Reshape, Permute, Slice, Split, Concat, Add, Mul, Identity
+void register_onnx_op_layer(LayerRegistry& r);      // OnnxOp (generic ONNX operators)
 
 }  // namespace nl::graph

@@ -41,6 +41,12 @@ AttrSpec AttrSpec::floats(std::string name, std::vector<double> def, std::string
   return AttrSpec{std::move(name), AttrKind::Floats, std::move(def), {}, {}, {}, std::move(help), {}};
 }
 
+AttrSpec AttrSpec::undeclared(std::string name, const AttrValue& value) {
+  static const AttrKind kinds[] = {AttrKind::Bool, AttrKind::Int,  AttrKind::Float,
+                                   AttrKind::String, AttrKind::Ints, AttrKind::Floats};
+  return AttrSpec{std::move(name), kinds[value.index()], value, {}, {}, {}, "An attribute of the ONNX operator", {}};
+}
+
 namespace {
 std::string range_error(const AttrSpec& s, double v) {
   if (!((s.min && v < *s.min) || (s.max && v > *s.max))) return {};

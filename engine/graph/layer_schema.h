@@ -70,6 +70,9 @@ struct AttrSpec {
   static AttrSpec ints(std::string name, std::vector<int64_t> def, std::optional<double> min,
                        std::optional<double> max, std::string help, std::optional<int64_t> size = std::nullopt);
   static AttrSpec floats(std::string name, std::vector<double> def, std::string help);
+  // The spec of an attribute a node of an open schema carries without a declaration: its
+  // kind follows the value (so the inspector can show and edit it).
+  static AttrSpec undeclared(std::string name, const AttrValue& value);
 
   // Empty when `value` is acceptable, else why not (kind, range, choice, list length).
   std::string check(const AttrValue& value) const;
@@ -147,6 +150,9 @@ struct LayerSchema {
   std::function<int(const AttrMap& resolved_attrs)> num_outputs;
   // Marks a node that only training uses (the loss node): run/export leave it out.
   bool training_only = false;
+  // Accepts attributes the schema does not declare, of any kind (the generic OnnxOp node
+  // keeps an ONNX node's own attributes under their ONNX names).
+  bool open_attributes = false;
 
   // Sets ctx.outputs (one per output port) or calls ctx.fail.
   std::function<void(LayerContext& ctx)> infer;

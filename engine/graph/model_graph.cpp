@@ -2,6 +2,7 @@
 #include "engine/graph/model_graph.h"
 
 #include <algorithm>
+#include <cmath>
 #include <queue>
 #include <set>
 
@@ -84,6 +85,12 @@ EditResult ModelGraph::restore_node(const RemovedNode& removed) {
 EditResult ModelGraph::check_attribute(const Node& n, const std::string& name, const AttrValue& value) const {
   const LayerSchema& schema = registry_->get(n.type);
   const AttrSpec* spec = schema.find_attr(name);
+  if (!spec && schema.open_attributes) {
+    if (name.empty()) return EditResult::failure(describe(n) + ": an attribute needs a name");
+    if (const double* d = std::get_if<double>(&value); d && !std::isfinite(*d))
+      return EditResult::failure(describe(n) + ": " + name + " must be a finite number");
+    return EditResult::success();
+  }
   if (!spec) return EditResult::failure(describe(n) + " has no attribute '" + name + "'");
   std::string why = spec->check(value);
   if (!why.empty()) return EditResult::failure(describe(n) + ": " + why);
@@ -113,7 +120,12 @@ EditResult ModelGraph::set_attribute(NodeId id, const std::string& name, const A
 EditResult ModelGraph::reset_attribute(NodeId id, const std::string& name) {
   auto it = nodes_.find(id);
   if (it == nodes_.end()) return EditResult::failure("no node with id " + std::to_string(id));
-  const AttrSpec* spec = registry_->get(it->second.type).find_attr(name);
+  const LayerSchema& schema = registry_->get(it->second.type);
+  const AttrSpec* spec = schema.find_attr(name);
+  if (!spec && schema.open_attributes && it->second.attrs.count(name)) {
+    it->second.attrs.erase(name);  // an undeclared attribute has no default: resetting removes it
+    return EditResult::success();
+  }
   if (!spec) return EditResult::failure(describe(it->second) + " has no attribute '" + name + "'");
   AttrMap saved = it->second.attrs;
   it->second.attrs.erase(name);

@@ -1,32 +1,23 @@
 // ONNX export: walks the model graph in topological order and emits one ONNX node (or a
 // short decomposition) per layer; see onnx_export.h and Note [ONNX names].
-#include "importers/onnx/onnx_export.h"
-
 #include <onnx/checker.h>
-#include <onnx/onnx_pb.h>
 #include <onnx/shape_inference/implementation.h>
 
 #include <cmath>
-#include <set>
 
-#include "engine/core/error.h"
-#include "engine/graph/graph_analysis.h"
 #include "engine/io/file_bytes.h"
 #include "engine/run/graph_executor.h"
+#include "importers/onnx/onnx_exporter.h"
 
 namespace nl::importers {
 
-namespace {
-
-using graph::AttrMap;
-using graph::ModelGraph;
-using graph::Node;
-using graph::NodeId;
+namespace detail {
 
 int32_t onnx_elem_type(DType t) {
   switch (t) {
     case DType::Float32: return onnx::TensorProto::FLOAT;
     case DType::Int64: return onnx::TensorProto::INT64;
+    case DType::Bool: return onnx::TensorProto::BOOL;
     default: fail("ONNX export: tensors of dtype ", dtype_name(t), " are not exported yet");
   }
 }
@@ -39,428 +30,275 @@ void fill_tensor(onnx::TensorProto& t, const std::string& name, const Tensor& va
   t.set_raw_data(c.raw_data(), static_cast<size_t>(c.numel()) * c.element_size());
 }
 
-class Exporter {
- public:
-  Exporter(const ModelGraph& g, const std::map<std::string, Tensor>& weights, const OnnxExportOptions& o)
-      : g_(g), weights_(weights), opts_(o), analysis_(graph::analyze(g)) {}
+onnx::ModelProto Exporter::run() {
+  NL_CHECK(opts_.opset >= kOnnxMinExportOpset && opts_.opset <= kOnnxMaxExportOpset, "ONNX export: opset ",
+           opts_.opset, " is not supported (", kOnnxMinExportOpset, "–", kOnnxMaxExportOpset, ")");
+  check_analysis();
+  model_.set_ir_version(8);  // what onnx 1.12 writes; readable by every runtime of opset 13+
+  model_.set_producer_name("Netloom");
+  model_.set_producer_version("0.1");
+  if (!opts_.doc_string.empty()) model_.set_doc_string(opts_.doc_string);
+  auto* op = model_.add_opset_import();
+  op->set_domain("");
+  op->set_version(opts_.opset);
+  gp_ = model_.mutable_graph();
+  gp_->set_name(opts_.model_name.empty() ? "netloom" : opts_.model_name);
+  std::set<NodeId> needed = needed_nodes();
+  for (NodeId id : g_.topological_order())
+    if (needed.count(id)) emit(g_.node(id));
+  return std::move(model_);
+}
 
-  onnx::ModelProto run() {
-    NL_CHECK(opts_.opset >= kOnnxMinExportOpset && opts_.opset <= kOnnxMaxExportOpset, "ONNX export: opset ",
-             opts_.opset, " is not supported (", kOnnxMinExportOpset, "–", kOnnxMaxExportOpset, ")");
-    check_analysis();
-    model_.set_ir_version(8);  // what onnx 1.12 writes; readable by every runtime of opset 13+
-    model_.set_producer_name("Netloom");
-    model_.set_producer_version("0.1");
-    if (!opts_.doc_string.empty()) model_.set_doc_string(opts_.doc_string);
-    auto* op = model_.add_opset_import();
-    op->set_domain("");
-    op->set_version(opts_.opset);
-    gp_ = model_.mutable_graph();
-    gp_->set_name(opts_.model_name.empty() ? "netloom" : opts_.model_name);
-    std::set<NodeId> needed = needed_nodes();
-    for (NodeId id : g_.topological_order())
-      if (needed.count(id)) emit(g_.node(id));
-    return std::move(model_);
+std::set<NodeId> Exporter::needed_nodes() const {
+  std::set<NodeId> needed;
+  std::vector<NodeId> todo = g_.nodes_of_type("Output");
+  NL_CHECK(!todo.empty(), "ONNX export: the graph has no Output node, so nothing would be exported");
+  while (!todo.empty()) {
+    NodeId id = todo.back();
+    todo.pop_back();
+    if (!needed.insert(id).second) continue;
+    for (const auto& e : g_.edges_into(id)) todo.push_back(e.from.node);
   }
+  return needed;
+}
 
- private:
-  // Nodes a run computes: the Output nodes and everything they depend on. The Loss node and
-  // inputs only it reads (targets) are training-only and stay out.
-  std::set<NodeId> needed_nodes() const {
-    std::set<NodeId> needed;
-    std::vector<NodeId> todo = g_.nodes_of_type("Output");
-    NL_CHECK(!todo.empty(), "ONNX export: the graph has no Output node, so nothing would be exported");
-    while (!todo.empty()) {
-      NodeId id = todo.back();
-      todo.pop_back();
-      if (!needed.insert(id).second) continue;
-      for (const auto& e : g_.edges_into(id)) todo.push_back(e.from.node);
+void Exporter::check_analysis() const {
+  for (const auto& m : analysis_.messages)
+    if (m.severity == graph::Severity::Error) {
+      const Node* n = g_.find(m.node);
+      fail("ONNX export: the graph has errors; ", n ? "node '" + n->name + "' (" + n->type + "): " : "", m.text);
     }
-    return needed;
-  }
+}
 
-  void check_analysis() const {
-    for (const auto& m : analysis_.messages)
-      if (m.severity == graph::Severity::Error) {
-        const Node* n = g_.find(m.node);
-        fail("ONNX export: the graph has errors; ", n ? "node '" + n->name + "' (" + n->type + "): " : "", m.text);
-      }
-  }
-
-  // ---- names and values ----
-  static std::string value_name(const Node& n, int port) {
-    return port == 0 ? n.name : n.name + ":" + std::to_string(port);
-  }
-  std::string in(const Node& n, int slot) const {
-    auto e = g_.edge_into({n.id, slot});
-    NL_CHECK(e, "ONNX export: node '", n.name, "' (", n.type, ") has no input on slot ", slot);
-    return value_name(g_.node(e->from.node), e->from.port);
-  }
-  std::string out(const Node& n, int port = 0) const { return value_name(n, port); }
-  const graph::TensorInfo& in_info(const Node& n, int slot) const {
-    const graph::TensorInfo* t = analysis_.input(n.id, slot);
-    NL_CHECK(t, "ONNX export: node '", n.name, "' (", n.type, "): the shape of input ", slot, " is unknown");
-    return *t;
-  }
-  const graph::TensorInfo& out_info(const Node& n, int port = 0) const {
-    const graph::TensorInfo* t = analysis_.output(n.id, port);
-    NL_CHECK(t, "ONNX export: node '", n.name, "' (", n.type, "): the shape of output ", port, " is unknown");
-    return *t;
-  }
-
-  onnx::NodeProto* add(const std::string& op, const std::vector<std::string>& inputs,
-                       const std::vector<std::string>& outputs, const Node& layer, const std::string& suffix = {}) {
-    onnx::NodeProto* p = gp_->add_node();
-    p->set_op_type(op);
-    p->set_name(suffix.empty() ? layer.name : layer.name + "/" + suffix);
-    p->set_doc_string("Netloom layer '" + layer.name + "' (" + layer.type + ")");
-    for (const auto& i : inputs) p->add_input(i);
-    for (const auto& o : outputs) p->add_output(o);
-    return p;
-  }
-  static void attr(onnx::NodeProto* p, const std::string& name, int64_t v) {
-    auto* a = p->add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::INT);
-    a->set_i(v);
-  }
-  static void attr(onnx::NodeProto* p, const std::string& name, double v) {
-    auto* a = p->add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::FLOAT);
-    a->set_f(static_cast<float>(v));
-  }
-  static void attr(onnx::NodeProto* p, const std::string& name, const std::vector<int64_t>& v) {
-    auto* a = p->add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::INTS);
-    for (int64_t x : v) a->add_ints(x);
-  }
-
-  // The layer's weight `param` as an initializer named by its state-dict key.
-  std::string weight(const Node& n, const std::string& param) {
-    std::string key = run::module_name_for(n.name) + "." + param;
-    auto it = weights_.find(key);
-    NL_CHECK(it != weights_.end(), "ONNX export: node '", n.name, "' (", n.type, "): weight '", key,
-             "' is missing (train the model or build it once so its weights exist)");
-    if (used_weights_.insert({key, true}).second) fill_tensor(*gp_->add_initializer(), key, it->second);
-    return key;
-  }
-  std::string constant(const Node& n, const std::string& suffix, const Tensor& value) {
-    std::string name = n.name + "/" + suffix;
-    fill_tensor(*gp_->add_initializer(), name, value);
-    return name;
-  }
-  std::string const_ints(const Node& n, const std::string& suffix, const std::vector<int64_t>& v) {
-    return constant(n, suffix, tensor(v, {static_cast<int64_t>(v.size())}));
-  }
-  std::string const_float(const Node& n, const std::string& suffix, float v) {
-    return constant(n, suffix, tensor(std::vector<float>{v}, Shape{}));
-  }
-
-  static std::vector<int64_t> window(const AttrMap& a, const std::string& name, size_t spatial) {
-    const auto& v = a.at(name);
-    if (auto* i = std::get_if<int64_t>(&v)) return std::vector<int64_t>(spatial, *i);
-    return std::get<std::vector<int64_t>>(v);
-  }
-  static std::vector<int64_t> twice(const std::vector<int64_t>& p) {
-    std::vector<int64_t> r = p;
-    r.insert(r.end(), p.begin(), p.end());
-    return r;
-  }
-  static int64_t i(const AttrMap& a, const std::string& k) { return std::get<int64_t>(a.at(k)); }
-  static double f(const AttrMap& a, const std::string& k) { return std::get<double>(a.at(k)); }
-  static bool b(const AttrMap& a, const std::string& k) { return std::get<bool>(a.at(k)); }
-  static const std::string& s(const AttrMap& a, const std::string& k) { return std::get<std::string>(a.at(k)); }
-
-  void value_info(onnx::ValueInfoProto* v, const std::string& name, const graph::TensorInfo& t,
-                  const std::string& owner) {
-    v->set_name(name);
-    auto* tt = v->mutable_type()->mutable_tensor_type();
-    tt->set_elem_type(onnx_elem_type(t.dtype));
-    auto* shape = tt->mutable_shape();
-    for (size_t d = 0; d < t.shape.size(); ++d) {
-      auto* dim = shape->add_dim();
-      if (t.shape[d].is_known())
-        dim->set_dim_value(t.shape[d].size);
-      else if (!t.shape[d].symbol.empty())
-        dim->set_dim_param(t.shape[d].symbol);
-      else if (!owner.empty())  // a graph input's free size: named so inputs can share nothing by accident
-        dim->set_dim_param(owner + "_dim" + std::to_string(d));
-    }
-  }
-
-  // ---- layers ----
-  void emit(const Node& n) {
-    const AttrMap a = g_.resolved_attributes(n.id);
-    const std::string& t = n.type;
-    if (t == "Input") {
-      value_info(gp_->add_input(), n.name, out_info(n), n.name);
-    } else if (t == "Output") {
-      add("Identity", {in(n, 0)}, {n.name}, n);
-      value_info(gp_->add_output(), n.name, in_info(n, 0), "");
-    } else if (t == "Linear") {
-      emit_linear(n, a);
-    } else if (t == "Conv1d" || t == "Conv2d") {
-      emit_conv(n, a, t == "Conv1d" ? 1 : 2);
-    } else if (t == "ConvTranspose2d") {
-      std::vector<std::string> ins = {in(n, 0), weight(n, "weight")};
-      if (b(a, "bias")) ins.push_back(weight(n, "bias"));
-      auto* p = add("ConvTranspose", ins, {out(n)}, n);
-      attr(p, "kernel_shape", window(a, "kernel_size", 2));
-      attr(p, "strides", window(a, "stride", 2));
-      attr(p, "pads", twice(window(a, "padding", 2)));
-      attr(p, "dilations", window(a, "dilation", 2));
-      attr(p, "output_padding", window(a, "output_padding", 2));
-      attr(p, "group", i(a, "groups"));
-    } else if (t == "BatchNorm1d" || t == "BatchNorm2d") {
-      emit_batch_norm(n, a);
-    } else if (t == "LayerNorm") {
-      emit_layer_norm(n, a);
-    } else if (t == "ReLU") {
-      add("Relu", {in(n, 0)}, {out(n)}, n);
-    } else if (t == "LeakyReLU") {
-      attr(add("LeakyRelu", {in(n, 0)}, {out(n)}, n), "alpha", f(a, "negative_slope"));
-    } else if (t == "Sigmoid") {
-      add("Sigmoid", {in(n, 0)}, {out(n)}, n);
-    } else if (t == "Tanh") {
-      add("Tanh", {in(n, 0)}, {out(n)}, n);
-    } else if (t == "Softmax") {
-      attr(add("Softmax", {in(n, 0)}, {out(n)}, n), "axis", i(a, "dim"));
-    } else if (t == "ReLU6") {
-      add("Clip", {in(n, 0), const_float(n, "min", 0.0f), const_float(n, "max", 6.0f)}, {out(n)}, n);
-    } else if (t == "SiLU") {
-      std::string sig = n.name + "/sigmoid";
-      add("Sigmoid", {in(n, 0)}, {sig}, n, "sigmoid");
-      add("Mul", {in(n, 0), sig}, {out(n)}, n);
-    } else if (t == "GELU") {
-      emit_gelu(n, a);
-    } else if (t == "MaxPool2d" || t == "AvgPool2d") {
-      bool is_max = t == "MaxPool2d";
-      auto* p = add(is_max ? "MaxPool" : "AveragePool", {in(n, 0)}, {out(n)}, n);
-      attr(p, "kernel_shape", window(a, "kernel_size", 2));
-      attr(p, "strides", window(a, "stride", 2));
-      attr(p, "pads", twice(window(a, "padding", 2)));
-      attr(p, "ceil_mode", int64_t{b(a, "ceil_mode")});
-      if (is_max)
-        attr(p, "dilations", window(a, "dilation", 2));
-      else
-        attr(p, "count_include_pad", int64_t{b(a, "count_include_pad")});
-    } else if (t == "AdaptiveAvgPool2d") {
-      emit_adaptive_pool(n, a);
-    } else if (t == "GlobalAvgPool2d") {
-      std::string pooled = n.name + "/pooled";
-      add("GlobalAveragePool", {in(n, 0)}, {pooled}, n, "pool");
-      attr(add("Flatten", {pooled}, {out(n)}, n), "axis", int64_t{1});
-    } else if (t == "Flatten") {
-      emit_flatten(n, a);
-    } else if (t == "Reshape") {
-      add("Reshape", {in(n, 0), const_ints(n, "shape", std::get<std::vector<int64_t>>(a.at("shape")))}, {out(n)}, n);
-    } else if (t == "Permute") {
-      attr(add("Transpose", {in(n, 0)}, {out(n)}, n), "perm", std::get<std::vector<int64_t>>(a.at("dims")));
-    } else if (t == "Slice") {
-      add("Slice",
-          {in(n, 0), const_ints(n, "starts", {i(a, "start")}), const_ints(n, "ends", {i(a, "end")}),
-           const_ints(n, "axes", {i(a, "dim")}), const_ints(n, "steps", {i(a, "step")})},
-          {out(n)}, n);
-    } else if (t == "Split") {
-      emit_split(n, a);
-    } else if (t == "Concat") {
-      std::vector<std::string> ins;
-      for (int s = 0; s < g_.num_input_slots(n.id); ++s) ins.push_back(in(n, s));
-      attr(add("Concat", ins, {out(n)}, n), "axis", i(a, "dim"));
-    } else if (t == "Add") {
-      std::vector<std::string> ins;
-      for (int s = 0; s < g_.num_input_slots(n.id); ++s) ins.push_back(in(n, s));
-      add(ins.size() == 2 ? "Add" : "Sum", ins, {out(n)}, n);
-    } else if (t == "Mul") {
-      add("Mul", {in(n, 0), in(n, 1)}, {out(n)}, n);
-    } else if (t == "MatMul") {
-      add("MatMul", {in(n, 0), in(n, 1)}, {out(n)}, n);
-    } else if (t == "Identity") {
-      add("Identity", {in(n, 0)}, {out(n)}, n);
-    } else if (t == "Dropout") {
-      // Dropout without training_mode is the identity at inference; its ratio keeps p.
-      add("Dropout", {in(n, 0), const_float(n, "ratio", static_cast<float>(f(a, "p")))}, {out(n)}, n);
-    } else if (t == "Embedding") {
-      attr(add("Gather", {weight(n, "weight"), in(n, 0)}, {out(n)}, n), "axis", int64_t{0});
-    } else {
-      fail("ONNX export: node '", n.name, "' is a ", t, " layer, which has no ONNX mapping yet");
-    }
-  }
-
-  void emit_linear(const Node& n, const AttrMap& a) {
-    bool bias = b(a, "bias");
-    if (in_info(n, 0).rank() == 2) {
-      std::vector<std::string> ins = {in(n, 0), weight(n, "weight")};
-      if (bias) ins.push_back(weight(n, "bias"));
-      attr(add("Gemm", ins, {out(n)}, n), "transB", int64_t{1});
-      return;
-    }
-    // Gemm is 2-d only: x @ Wᵀ (+ b) over the leading dimensions, as PyTorch exports it.
-    std::string wt = n.name + "/weight_t";
-    attr(add("Transpose", {weight(n, "weight")}, {wt}, n, "weight_t"), "perm", std::vector<int64_t>{1, 0});
-    if (!bias) {
-      add("MatMul", {in(n, 0), wt}, {out(n)}, n);
-      return;
-    }
-    std::string mm = n.name + "/matmul";
-    add("MatMul", {in(n, 0), wt}, {mm}, n, "matmul");
-    add("Add", {mm, weight(n, "bias")}, {out(n)}, n);
-  }
-
-  void emit_conv(const Node& n, const AttrMap& a, size_t spatial) {
-    std::vector<int64_t> k = window(a, "kernel_size", spatial), d = window(a, "dilation", spatial);
-    std::vector<int64_t> pads = twice(window(a, "padding", spatial));
-    const std::string& type = s(a, "padding_type");
-    if (type == "valid") pads.assign(2 * spatial, 0);
-    if (type == "same")  // PyTorch puts the odd padding element at the end
-      for (size_t j = 0; j < spatial; ++j) {
-        int64_t total = d[j] * (k[j] - 1);
-        pads[j] = total / 2;
-        pads[j + spatial] = total - total / 2;
-      }
+void Exporter::emit(const Node& n) {
+  const AttrMap a = g_.resolved_attributes(n.id);
+  const std::string& t = n.type;
+  if (t == "Input") {
+    value_info(gp_->add_input(), n.name, out_info(n), n.name);
+  } else if (t == "Output") {
+    add("Identity", {in(n, 0)}, {n.name}, n);
+    value_info(gp_->add_output(), n.name, in_info(n, 0), "");
+  } else if (t == "Linear") {
+    emit_linear(n, a);
+  } else if (t == "Conv1d" || t == "Conv2d") {
+    emit_conv(n, a, t == "Conv1d" ? 1 : 2);
+  } else if (t == "ConvTranspose2d") {
     std::vector<std::string> ins = {in(n, 0), weight(n, "weight")};
     if (b(a, "bias")) ins.push_back(weight(n, "bias"));
-    auto* p = add("Conv", ins, {out(n)}, n);
-    attr(p, "kernel_shape", k);
-    attr(p, "strides", window(a, "stride", spatial));
-    attr(p, "pads", pads);
-    attr(p, "dilations", d);
+    auto* p = add("ConvTranspose", ins, {out(n)}, n);
+    attr(p, "kernel_shape", window(a, "kernel_size", 2));
+    attr(p, "strides", window(a, "stride", 2));
+    attr(p, "pads", twice(window(a, "padding", 2)));
+    attr(p, "dilations", window(a, "dilation", 2));
+    attr(p, "output_padding", window(a, "output_padding", 2));
     attr(p, "group", i(a, "groups"));
+  } else if (t == "BatchNorm1d" || t == "BatchNorm2d") {
+    emit_batch_norm(n, a);
+  } else if (t == "LayerNorm") {
+    emit_layer_norm(n, a);
+  } else if (t == "ReLU") {
+    add("Relu", {in(n, 0)}, {out(n)}, n);
+  } else if (t == "LeakyReLU") {
+    attr(add("LeakyRelu", {in(n, 0)}, {out(n)}, n), "alpha", f(a, "negative_slope"));
+  } else if (t == "Sigmoid") {
+    add("Sigmoid", {in(n, 0)}, {out(n)}, n);
+  } else if (t == "Tanh") {
+    add("Tanh", {in(n, 0)}, {out(n)}, n);
+  } else if (t == "Softmax") {
+    attr(add("Softmax", {in(n, 0)}, {out(n)}, n), "axis", i(a, "dim"));
+  } else if (t == "ReLU6") {
+    add("Clip", {in(n, 0), const_float(n, "min", 0.0f), const_float(n, "max", 6.0f)}, {out(n)}, n);
+  } else if (t == "SiLU") {
+    std::string sig = n.name + "/sigmoid";
+    add("Sigmoid", {in(n, 0)}, {sig}, n, "sigmoid");
+    add("Mul", {in(n, 0), sig}, {out(n)}, n);
+  } else if (t == "GELU") {
+    emit_gelu(n, a);
+  } else if (t == "MaxPool2d" || t == "AvgPool2d") {
+    bool is_max = t == "MaxPool2d";
+    auto* p = add(is_max ? "MaxPool" : "AveragePool", {in(n, 0)}, {out(n)}, n);
+    attr(p, "kernel_shape", window(a, "kernel_size", 2));
+    attr(p, "strides", window(a, "stride", 2));
+    attr(p, "pads", twice(window(a, "padding", 2)));
+    attr(p, "ceil_mode", int64_t{b(a, "ceil_mode")});
+    if (is_max)
+      attr(p, "dilations", window(a, "dilation", 2));
+    else
+      attr(p, "count_include_pad", int64_t{b(a, "count_include_pad")});
+  } else if (t == "AdaptiveAvgPool2d") {
+    emit_adaptive_pool(n, a);
+  } else if (t == "GlobalAvgPool2d") {
+    std::string pooled = n.name + "/pooled";
+    add("GlobalAveragePool", {in(n, 0)}, {pooled}, n, "pool");
+    attr(add("Flatten", {pooled}, {out(n)}, n), "axis", int64_t{1});
+  } else if (t == "Flatten") {
+    emit_flatten(n, a);
+  } else if (t == "Reshape") {
+    add("Reshape", {in(n, 0), const_ints(n, "shape", std::get<std::vector<int64_t>>(a.at("shape")))}, {out(n)}, n);
+  } else if (t == "Permute") {
+    attr(add("Transpose", {in(n, 0)}, {out(n)}, n), "perm", std::get<std::vector<int64_t>>(a.at("dims")));
+  } else if (t == "Slice") {
+    add("Slice",
+        {in(n, 0), const_ints(n, "starts", {i(a, "start")}), const_ints(n, "ends", {i(a, "end")}),
+         const_ints(n, "axes", {i(a, "dim")}), const_ints(n, "steps", {i(a, "step")})},
+        {out(n)}, n);
+  } else if (t == "Split") {
+    emit_split(n, a);
+  } else if (t == "Concat") {
+    std::vector<std::string> ins;
+    for (int s = 0; s < g_.num_input_slots(n.id); ++s) ins.push_back(in(n, s));
+    attr(add("Concat", ins, {out(n)}, n), "axis", i(a, "dim"));
+  } else if (t == "Add") {
+    std::vector<std::string> ins;
+    for (int s = 0; s < g_.num_input_slots(n.id); ++s) ins.push_back(in(n, s));
+    add(ins.size() == 2 ? "Add" : "Sum", ins, {out(n)}, n);
+  } else if (t == "Mul") {
+    add("Mul", {in(n, 0), in(n, 1)}, {out(n)}, n);
+  } else if (t == "MatMul") {
+    add("MatMul", {in(n, 0), in(n, 1)}, {out(n)}, n);
+  } else if (t == "Identity") {
+    add("Identity", {in(n, 0)}, {out(n)}, n);
+  } else if (t == "Dropout") {
+    // Dropout without training_mode is the identity at inference; its ratio keeps p.
+    add("Dropout", {in(n, 0), const_float(n, "ratio", static_cast<float>(f(a, "p")))}, {out(n)}, n);
+  } else if (t == "MultiheadAttention") {
+    emit_multihead_attention(n, a);
+  } else if (t == "TransformerEncoderLayer") {
+    emit_encoder_layer(n, a);
+  } else if (t == "GroupNorm") {
+    emit_group_norm(n, a);
+  } else if (t == "LSTM" || t == "GRU") {
+    emit_recurrent(n, a, t == "LSTM");
+  } else if (t == "OnnxOp") {
+    emit_generic(n, a);
+  } else if (t == "Embedding") {
+    attr(add("Gather", {weight(n, "weight"), in(n, 0)}, {out(n)}, n), "axis", int64_t{0});
+  } else {
+    fail("ONNX export: node '", n.name, "' is a ", t, " layer, which has no ONNX mapping yet");
   }
+}
 
-  void emit_batch_norm(const Node& n, const AttrMap& a) {
-    NL_CHECK(b(a, "track_running_stats"), "ONNX export: node '", n.name, "' (", n.type,
-             ") has track_running_stats off, so it normalises with batch statistics even at inference, which ONNX "
-             "cannot express");
-    int64_t c = in_info(n, 0).shape.at(1).size;
-    std::string scale, shift;
-    if (b(a, "affine")) {
-      scale = weight(n, "weight");
-      shift = weight(n, "bias");
-    } else {
-      scale = constant(n, "scale", ones({c}));
-      shift = constant(n, "shift", zeros({c}));
-    }
-    auto* p = add("BatchNormalization",
-                  {in(n, 0), scale, shift, weight(n, "running_mean"), weight(n, "running_var")}, {out(n)}, n);
-    attr(p, "epsilon", f(a, "eps"));
-    attr(p, "momentum", 1.0 - f(a, "momentum"));  // ONNX weighs the old statistics
+void Exporter::emit_linear(const Node& n, const AttrMap& a) {
+  bool bias = b(a, "bias");
+  if (in_info(n, 0).rank() == 2) {
+    std::vector<std::string> ins = {in(n, 0), weight(n, "weight")};
+    if (bias) ins.push_back(weight(n, "bias"));
+    attr(add("Gemm", ins, {out(n)}, n), "transB", int64_t{1});
+    return;
   }
-
-  void emit_layer_norm(const Node& n, const AttrMap& a) {
-    const graph::TensorInfo& x = in_info(n, 0);
-    int64_t k = i(a, "normalized_dims");
-    Shape norm_shape;
-    for (int64_t d = x.rank() - k; d < x.rank(); ++d) norm_shape.push_back(x.shape.at(d).size);
-    std::string scale, shift;
-    if (b(a, "elementwise_affine")) {
-      scale = weight(n, "weight");
-      shift = weight(n, "bias");
-    } else {
-      scale = constant(n, "scale", ones(norm_shape));
-      shift = constant(n, "shift", zeros(norm_shape));
-    }
-    if (opts_.opset >= 17) {
-      auto* p = add("LayerNormalization", {in(n, 0), scale, shift}, {out(n)}, n);
-      attr(p, "axis", -k);
-      attr(p, "epsilon", f(a, "eps"));
-      return;
-    }
-    // Before opset 17: the ReduceMean/Sub/Pow/Sqrt/Div pattern PyTorch exports.
-    std::vector<int64_t> axes;
-    for (int64_t d = -k; d < 0; ++d) axes.push_back(d);
-    std::string p = n.name + "/";
-    attr(add("ReduceMean", {in(n, 0)}, {p + "mean"}, n, "mean"), "axes", axes);
-    add("Sub", {in(n, 0), p + "mean"}, {p + "centered"}, n, "centered");
-    add("Pow", {p + "centered", const_float(n, "two", 2.0f)}, {p + "squared"}, n, "squared");
-    attr(add("ReduceMean", {p + "squared"}, {p + "var"}, n, "var"), "axes", axes);
-    add("Add", {p + "var", const_float(n, "eps", static_cast<float>(f(a, "eps")))}, {p + "var_eps"}, n, "var_eps");
-    add("Sqrt", {p + "var_eps"}, {p + "std"}, n, "std");
-    add("Div", {p + "centered", p + "std"}, {p + "normalized"}, n, "normalized");
-    add("Mul", {p + "normalized", scale}, {p + "scaled"}, n, "scaled");
-    add("Add", {p + "scaled", shift}, {out(n)}, n);
+  // Gemm is 2-d only: x @ Wᵀ (+ b) over the leading dimensions, as PyTorch exports it.
+  std::string wt = n.name + "/weight_t";
+  attr(add("Transpose", {weight(n, "weight")}, {wt}, n, "weight_t"), "perm", std::vector<int64_t>{1, 0});
+  if (!bias) {
+    add("MatMul", {in(n, 0), wt}, {out(n)}, n);
+    return;
   }
+  std::string mm = n.name + "/matmul";
+  add("MatMul", {in(n, 0), wt}, {mm}, n, "matmul");
+  add("Add", {mm, weight(n, "bias")}, {out(n)}, n);
+}
 
-  void emit_gelu(const Node& n, const AttrMap& a) {
-    NL_CHECK(s(a, "approximate") == "none", "ONNX export: node '", n.name,
-             "' (GELU) uses the tanh approximation, which has no ONNX mapping yet");
-    // The erf form as PyTorch exports it before opset 20: x · 0.5 · (1 + erf(x / √2)).
-    std::string p = n.name + "/";
-    add("Div", {in(n, 0), const_float(n, "sqrt2", static_cast<float>(std::sqrt(2.0)))}, {p + "scaled"}, n, "scaled");
-    add("Erf", {p + "scaled"}, {p + "erf"}, n, "erf");
-    add("Add", {p + "erf", const_float(n, "one", 1.0f)}, {p + "erf_plus_1"}, n, "erf_plus_1");
-    add("Mul", {in(n, 0), p + "erf_plus_1"}, {p + "times_x"}, n, "times_x");
-    add("Mul", {p + "times_x", const_float(n, "half", 0.5f)}, {out(n)}, n);
+void Exporter::emit_conv(const Node& n, const AttrMap& a, size_t spatial) {
+  std::vector<int64_t> k = window(a, "kernel_size", spatial), d = window(a, "dilation", spatial);
+  std::vector<int64_t> pads = twice(window(a, "padding", spatial));
+  const std::string& type = s(a, "padding_type");
+  if (type == "valid") pads.assign(2 * spatial, 0);
+  if (type == "same")  // PyTorch puts the odd padding element at the end
+    for (size_t j = 0; j < spatial; ++j) {
+      int64_t total = d[j] * (k[j] - 1);
+      pads[j] = total / 2;
+      pads[j + spatial] = total - total / 2;
+    }
+  std::vector<std::string> ins = {in(n, 0), weight(n, "weight")};
+  if (b(a, "bias")) ins.push_back(weight(n, "bias"));
+  auto* p = add("Conv", ins, {out(n)}, n);
+  attr(p, "kernel_shape", k);
+  attr(p, "strides", window(a, "stride", spatial));
+  attr(p, "pads", pads);
+  attr(p, "dilations", d);
+  attr(p, "group", i(a, "groups"));
+}
+
+void Exporter::emit_batch_norm(const Node& n, const AttrMap& a) {
+  NL_CHECK(b(a, "track_running_stats"), "ONNX export: node '", n.name, "' (", n.type,
+           ") has track_running_stats off, so it normalises with batch statistics even at inference, which ONNX "
+           "cannot express");
+  int64_t c = in_info(n, 0).shape.at(1).size;
+  std::string scale, shift;
+  if (b(a, "affine")) {
+    scale = weight(n, "weight");
+    shift = weight(n, "bias");
+  } else {
+    scale = constant(n, "scale", ones({c}));
+    shift = constant(n, "shift", zeros({c}));
   }
+  auto* p = add("BatchNormalization",
+                {in(n, 0), scale, shift, weight(n, "running_mean"), weight(n, "running_var")}, {out(n)}, n);
+  attr(p, "epsilon", f(a, "eps"));
+  attr(p, "momentum", 1.0 - f(a, "momentum"));  // ONNX weighs the old statistics
+}
 
-  void emit_adaptive_pool(const Node& n, const AttrMap& a) {
-    const auto& size = std::get<std::vector<int64_t>>(a.at("output_size"));
-    if (size[0] == 1 && size[1] == 1) {
-      add("GlobalAveragePool", {in(n, 0)}, {out(n)}, n);
-      return;
-    }
-    // Other sizes are a plain average pool when the input divides evenly (the usual case).
-    const graph::TensorInfo& x = in_info(n, 0);
-    std::vector<int64_t> k(2);
-    for (size_t d = 0; d < 2; ++d) {
-      const graph::Dim& dim = x.shape.at(2 + d);
-      NL_CHECK(dim.is_known() && dim.size % size[d] == 0, "ONNX export: node '", n.name,
-               "' (AdaptiveAvgPool2d): output size ", size[d], " does not divide the input size ",
-               graph::shape_to_string(x.shape), "; only evenly dividing sizes have an ONNX mapping");
-      k[d] = dim.size / size[d];
-    }
-    auto* p = add("AveragePool", {in(n, 0)}, {out(n)}, n);
-    attr(p, "kernel_shape", k);
-    attr(p, "strides", k);
+void Exporter::emit_adaptive_pool(const Node& n, const AttrMap& a) {
+  const auto& size = std::get<std::vector<int64_t>>(a.at("output_size"));
+  if (size[0] == 1 && size[1] == 1) {
+    add("GlobalAveragePool", {in(n, 0)}, {out(n)}, n);
+    return;
   }
-
-  void emit_flatten(const Node& n, const AttrMap& a) {
-    const graph::TensorInfo& x = in_info(n, 0);
-    int64_t rank = x.rank();
-    int64_t start = i(a, "start_dim"), end = i(a, "end_dim");
-    if (start < 0) start += rank;
-    if (end < 0) end += rank;
-    if (rank >= 2 && start == 1 && end == rank - 1) {  // exactly ONNX Flatten(axis = 1)
-      attr(add("Flatten", {in(n, 0)}, {out(n)}, n), "axis", int64_t{1});
-      return;
-    }
-    // Otherwise a Reshape: leading sizes copied (0), the merged run inferred (-1), trailing known.
-    std::vector<int64_t> shape(static_cast<size_t>(std::max<int64_t>(start, 0)), 0);
-    shape.push_back(-1);
-    for (int64_t d = end + 1; d < rank; ++d) {
-      NL_CHECK(x.shape[d].is_known(), "ONNX export: node '", n.name, "' (Flatten): dimension ", d, " of ",
-               graph::shape_to_string(x.shape), " must be known to export this Flatten");
-      shape.push_back(x.shape[d].size);
-    }
-    add("Reshape", {in(n, 0), const_ints(n, "shape", shape)}, {out(n)}, n);
+  // Other sizes are a plain average pool when the input divides evenly (the usual case).
+  const graph::TensorInfo& x = in_info(n, 0);
+  std::vector<int64_t> k(2);
+  for (size_t d = 0; d < 2; ++d) {
+    const graph::Dim& dim = x.shape.at(2 + d);
+    NL_CHECK(dim.is_known() && dim.size % size[d] == 0, "ONNX export: node '", n.name,
+             "' (AdaptiveAvgPool2d): output size ", size[d], " does not divide the input size ",
+             graph::shape_to_string(x.shape), "; only evenly dividing sizes have an ONNX mapping");
+    k[d] = dim.size / size[d];
   }
+  auto* p = add("AveragePool", {in(n, 0)}, {out(n)}, n);
+  attr(p, "kernel_shape", k);
+  attr(p, "strides", k);
+}
 
-  void emit_split(const Node& n, const AttrMap& a) {
-    int64_t dim = i(a, "dim"), count = i(a, "num_outputs");
-    int64_t axis = dim < 0 ? dim + in_info(n, 0).rank() : dim;
-    std::vector<int64_t> sizes;
-    std::vector<std::string> outs;
-    for (int port = 0; port < count; ++port) {
-      const graph::Dim& d = out_info(n, port).shape.at(axis);
-      NL_CHECK(d.is_known(), "ONNX export: node '", n.name, "' (Split): the size of piece ", port, " is unknown");
-      sizes.push_back(d.size);
-      outs.push_back(out(n, port));
-    }
-    attr(add("Split", {in(n, 0), const_ints(n, "split", sizes)}, outs, n), "axis", dim);
+void Exporter::emit_flatten(const Node& n, const AttrMap& a) {
+  const graph::TensorInfo& x = in_info(n, 0);
+  int64_t rank = x.rank();
+  int64_t start = i(a, "start_dim"), end = i(a, "end_dim");
+  if (start < 0) start += rank;
+  if (end < 0) end += rank;
+  if (rank >= 2 && start == 1 && end == rank - 1) {  // exactly ONNX Flatten(axis = 1)
+    attr(add("Flatten", {in(n, 0)}, {out(n)}, n), "axis", int64_t{1});
+    return;
   }
+  // Otherwise a Reshape: leading sizes copied (0), the merged run inferred (-1), trailing known.
+  std::vector<int64_t> shape(static_cast<size_t>(std::max<int64_t>(start, 0)), 0);
+  shape.push_back(-1);
+  for (int64_t d = end + 1; d < rank; ++d) {
+    NL_CHECK(x.shape[d].is_known(), "ONNX export: node '", n.name, "' (Flatten): dimension ", d, " of ",
+             graph::shape_to_string(x.shape), " must be known to export this Flatten");
+    shape.push_back(x.shape[d].size);
+  }
+  add("Reshape", {in(n, 0), const_ints(n, "shape", shape)}, {out(n)}, n);
+}
 
-  const ModelGraph& g_;
-  const std::map<std::string, Tensor>& weights_;
-  OnnxExportOptions opts_;
-  graph::GraphAnalysis analysis_;
-  onnx::ModelProto model_;
-  onnx::GraphProto* gp_ = nullptr;
-  std::map<std::string, bool> used_weights_;
-};
+void Exporter::emit_split(const Node& n, const AttrMap& a) {
+  int64_t dim = i(a, "dim"), count = i(a, "num_outputs");
+  int64_t axis = dim < 0 ? dim + in_info(n, 0).rank() : dim;
+  std::vector<int64_t> sizes;
+  std::vector<std::string> outs;
+  for (int port = 0; port < count; ++port) {
+    const graph::Dim& d = out_info(n, port).shape.at(axis);
+    NL_CHECK(d.is_known(), "ONNX export: node '", n.name, "' (Split): the size of piece ", port, " is unknown");
+    sizes.push_back(d.size);
+    outs.push_back(out(n, port));
+  }
+  attr(add("Split", {in(n, 0), const_ints(n, "split", sizes)}, outs, n), "axis", dim);
+}
 
-}  // namespace
+}  // namespace detail
+
+using detail::Exporter;
+using graph::ModelGraph;
+
 
 std::string export_onnx(const ModelGraph& graph, const std::map<std::string, Tensor>& weights,
                         const OnnxExportOptions& options) {

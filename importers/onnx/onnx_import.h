@@ -5,10 +5,11 @@
 //   project::save_project(p, "resnet.netloom");
 //
 // Ops map onto layers (Gemm/MatMul+Add → Linear, Conv → Conv1d/Conv2d, the Erf pattern →
-// GELU, Sigmoid·x → SiLU, Clip(0, 6) → ReLU6 …; the table is in onnx_import.cpp). An op with
-// no mapping is refused with an error naming the op and node. Every failure is an nl::Error
-// naming the file and what failed; nothing in a hostile file can crash the reader or make
-// it read outside the model's folder (Note [External data]).
+// GELU, Sigmoid·x → SiLU, Clip(0, 6) → ReLU6 …; the table is in onnx_importer.cpp). Any
+// other op becomes a generic OnnxOp node that keeps its attributes and runs where the engine
+// has the op (Note [Generic ONNX ops]); shape computations fold at import. Every failure is
+// an nl::Error naming the file and what failed; nothing in a hostile file can crash the
+// reader or make it read outside the model's folder (Note [External data]).
 #pragma once
 #include <cstdint>
 #include <map>

@@ -153,15 +153,18 @@ inline ModelGraph every_layer_graph() {
   NodeId sum = add(g, "Add", "sum3", {}, {p(cat), p(same), p(relu6)});
   NodeId mul = add(g, "Mul", "gate", {}, {p(sum), p(conv)});
   NodeId relu = add(g, "ReLU", "relu", {}, {p(mul)});
-  NodeId gap = add(g, "GlobalAvgPool2d", "gap", {}, {p(relu)});
-  NodeId aap = add(g, "AdaptiveAvgPool2d", "aap", {}, {p(relu)});
+  NodeId gn = add(g, "GroupNorm", "groupnorm", {{"num_groups", int64_t{2}}, {"eps", 1e-4}}, {p(relu)});
+  NodeId gn_plain = add(g, "GroupNorm", "groupnorm_plain", {{"num_groups", int64_t{4}}, {"affine", false}}, {p(relu)});
+  NodeId gap = add(g, "GlobalAvgPool2d", "gap", {}, {p(gn)});
+  NodeId aap = add(g, "AdaptiveAvgPool2d", "aap", {}, {p(gn_plain)});
   NodeId flat = add(g, "Flatten", "flat", {}, {p(aap)});
   NodeId cat2 = add(g, "Concat", "features", {}, {p(gap), p(flat)});
   NodeId bn1 = add(g, "BatchNorm1d", "bn1", {}, {p(cat2)});
   NodeId fc = add(g, "Linear", "fc", {{"out_features", int64_t{12}}}, {p(bn1)});
   NodeId leaky = add(g, "LeakyReLU", "leaky", {{"negative_slope", 0.2}}, {p(fc)});
   NodeId gelu = add(g, "GELU", "gelu", {}, {p(leaky)});
-  NodeId silu = add(g, "SiLU", "silu", {}, {p(gelu)});
+  NodeId gelu_tanh = add(g, "GELU", "gelu_tanh", {{"approximate", std::string("tanh")}}, {p(gelu)});
+  NodeId silu = add(g, "SiLU", "silu", {}, {p(gelu_tanh)});
   NodeId sig = add(g, "Sigmoid", "sigmoid", {}, {p(silu)});
   NodeId tanh = add(g, "Tanh", "tanh", {}, {p(sig)});
   NodeId resh = add(g, "Reshape", "reshape", {{"shape", V{0, 3, 4}}}, {p(tanh)});
@@ -186,6 +189,47 @@ inline ModelGraph every_layer_graph() {
   return g;
 }
 
+// Recurrent layers in the settings the exporter distinguishes: stacked bidirectional
+// batch-first LSTM with every step, a time-major GRU with only its final state, and a
+// single-layer LSTM without bias giving its final state.
+inline ModelGraph recurrent_graph() {
+  ModelGraph g;
+  NodeId x = add(g, "Input", "seq", {{"shape", V{-1, 5, 3}}}, {});
+  NodeId lstm = add(g, "LSTM", "lstm2",
+                    {{"hidden_size", int64_t{4}}, {"num_layers", int64_t{2}}, {"bidirectional", true}}, {p(x)});
+  NodeId gru = add(g, "GRU", "gru_tm",
+                   {{"hidden_size", int64_t{3}}, {"batch_first", false}, {"return_sequences", false}}, {p(lstm)});
+  add(g, "Output", "state", {}, {p(gru)});
+  NodeId last = add(g, "LSTM", "lstm_last",
+                    {{"hidden_size", int64_t{2}}, {"bias", false}, {"return_sequences", false}}, {p(x)});
+  add(g, "Output", "last", {}, {p(last)});
+  NodeId seq = add(g, "GRU", "gru_seq", {{"hidden_size", int64_t{2}}, {"bidirectional", true}}, {p(x)});
+  add(g, "Output", "steps", {}, {p(seq)});
+  return g;
+}
+
+// Attention layers in the forms the exporter distinguishes: self- and cross-attention,
+// batch-first or not, encoder layers pre- and post-norm with GELU and ReLU.
+inline ModelGraph attention_graph() {
+  ModelGraph g;
+  NodeId x = add(g, "Input", "seq", {{"shape", V{-1, 5, 8}}}, {});
+  NodeId mem = add(g, "Input", "memory", {{"shape", V{-1, 7, 8}}}, {});
+  NodeId self = add(g, "MultiheadAttention", "self_attn", {{"num_heads", int64_t{2}}, {"dropout", 0.1}}, {p(x)});
+  NodeId cross = add(g, "MultiheadAttention", "cross_attn", {{"num_heads", int64_t{4}}, {"bias", false}}, {p(self), p(mem)});
+  NodeId pre = add(g, "TransformerEncoderLayer", "enc_pre",
+                   {{"nhead", int64_t{2}}, {"dim_feedforward", int64_t{16}}, {"activation", std::string("gelu")},
+                    {"norm_first", true}, {"layer_norm_eps", 1e-4}},
+                   {p(cross)});
+  NodeId post = add(g, "TransformerEncoderLayer", "enc_post", {{"nhead", int64_t{4}}, {"dim_feedforward", int64_t{12}}},
+                    {p(pre)});
+  add(g, "Output", "encoded", {}, {p(post)});
+  NodeId tm = add(g, "MultiheadAttention", "time_major", {{"num_heads", int64_t{2}}, {"batch_first", false}}, {p(x)});
+  NodeId tm_enc = add(g, "TransformerEncoderLayer", "enc_time_major",
+                      {{"nhead", int64_t{2}}, {"dim_feedforward", int64_t{8}}, {"batch_first", false}}, {p(tm)});
+  add(g, "Output", "time_major_out", {}, {p(tm_enc)});
+  return g;
+}
+
 // Trained-looking weights: random values everywhere (BatchNorm statistics included), so a
 // weight that lands in the wrong slot changes the outputs.
 inline std::map<std::string, Tensor> random_weights(const ModelGraph& g, uint64_t seed) {
@@ -201,6 +245,112 @@ inline std::map<std::string, Tensor> random_weights(const ModelGraph& g, uint64_
     w[k] = r;
   }
   return w;
+}
+
+}  // namespace onnx_testing
+
+#include <onnx/onnx_pb.h>
+
+namespace onnx_testing {
+
+// A hand-written ONNX model (opset 17) of ops that have no Netloom layer, so each imports as
+// a generic OnnxOp node: Mul by a weight, ReduceMean, Sub, Neg, Exp, Unsqueeze/Squeeze with
+// constant axes, Gather, Greater/Where, Pow, Pad with a constant value, and on a second input
+// a Conv with asymmetric pads and a MaxPool with SAME_LOWER padding.
+inline std::string generic_ops_model() {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.set_producer_name("netloom-tests");
+  m.add_opset_import()->set_version(17);
+  onnx::GraphProto* g = m.mutable_graph();
+  g->set_name("generic_ops");
+  auto input = [&](const char* name, std::vector<int64_t> dims) {
+    auto* v = g->add_input();
+    v->set_name(name);
+    auto* tt = v->mutable_type()->mutable_tensor_type();
+    tt->set_elem_type(onnx::TensorProto::FLOAT);
+    for (int64_t d : dims) {
+      auto* dim = tt->mutable_shape()->add_dim();
+      if (d < 0) dim->set_dim_param("N");
+      else dim->set_dim_value(d);
+    }
+  };
+  auto output = [&](const char* name) {
+    auto* v = g->add_output();
+    v->set_name(name);
+    v->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+  };
+  auto init_f = [&](const std::string& name, std::vector<int64_t> dims, std::vector<float> v) {
+    auto* t = g->add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::FLOAT);
+    for (int64_t d : dims) t->add_dims(d);
+    for (float x : v) t->add_float_data(x);
+  };
+  auto init_i = [&](const std::string& name, std::vector<int64_t> dims, std::vector<int64_t> v) {
+    auto* t = g->add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::INT64);
+    for (int64_t d : dims) t->add_dims(d);
+    for (int64_t x : v) t->add_int64_data(x);
+  };
+  auto node = [&](const char* op, const char* name, std::vector<std::string> in, std::vector<std::string> out) {
+    auto* n = g->add_node();
+    n->set_op_type(op);
+    n->set_name(name);
+    for (auto& i : in) n->add_input(i);
+    for (auto& o : out) n->add_output(o);
+    return n;
+  };
+  auto ints = [](onnx::NodeProto* n, const char* name, std::vector<int64_t> v) {
+    auto* a = n->add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::INTS);
+    for (int64_t x : v) a->add_ints(x);
+  };
+  auto str = [](onnx::NodeProto* n, const char* name, const char* v) {
+    auto* a = n->add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::STRING);
+    a->set_s(v);
+  };
+  input("x", {-1, 4, 6});
+  input("image", {-1, 2, 7, 7});
+  init_f("scale", {6}, {0.5f, -1.0f, 1.5f, 2.0f, 0.25f, -0.75f});
+  init_i("axis1", {1}, {1});
+  init_i("pick", {2}, {2, 0});
+  init_f("half", {}, {0.5f});
+  init_f("two", {}, {2.0f});
+  init_i("pads", {6}, {0, 0, 1, 0, 0, 2});
+  init_f("pad_value", {}, {0.25f});
+  std::vector<float> w(3 * 2 * 3 * 3);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>((i * 37 % 17) - 8) / 10.0f;
+  init_f("conv_w", {3, 2, 3, 3}, w);
+  init_f("conv_b", {3}, {0.1f, -0.2f, 0.3f});
+  node("Mul", "scaled", {"x", "scale"}, {"scaled"});
+  ints(node("ReduceMean", "mean", {"scaled"}, {"mean"}), "axes", {-1});
+  node("Sub", "centered", {"scaled", "mean"}, {"centered"});
+  node("Neg", "negated", {"centered"}, {"negated"});
+  node("Exp", "exped", {"negated"}, {"exped"});
+  node("Unsqueeze", "unsqueezed", {"exped", "axis1"}, {"unsqueezed"});
+  node("Squeeze", "squeezed", {"unsqueezed", "axis1"}, {"squeezed"});
+  auto* gather = node("Gather", "picked", {"squeezed", "pick"}, {"picked"});
+  auto* axis = gather->add_attribute();
+  axis->set_name("axis");
+  axis->set_type(onnx::AttributeProto::INT);
+  axis->set_i(2);
+  node("Greater", "big", {"picked", "half"}, {"big"});
+  node("Neg", "flipped", {"picked"}, {"flipped"});
+  node("Where", "chosen", {"big", "picked", "flipped"}, {"chosen"});
+  node("Pow", "squared", {"chosen", "two"}, {"squared"});
+  node("Pad", "y", {"squared", "pads", "pad_value"}, {"y"});
+  ints(node("Conv", "conv", {"image", "conv_w", "conv_b"}, {"conv"}), "pads", {0, 1, 1, 0});
+  auto* pool = node("MaxPool", "pooled", {"conv"}, {"pooled"});
+  ints(pool, "kernel_shape", {2, 2});
+  str(pool, "auto_pad", "SAME_LOWER");
+  output("y");
+  output("pooled");
+  return m.SerializeAsString();
 }
 
 }  // namespace onnx_testing

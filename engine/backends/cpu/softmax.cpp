@@ -73,8 +73,10 @@ void softmax_row(const float* x, float* y, int64_t n, bool log) {
   if (log) {
 #pragma omp simd reduction(+ : sum)
     for (int64_t k = 0; k < n; ++k) sum += vexp(x[k] - mx);
-    const float lse = static_cast<float>(mx + std::log(sum));
-    for (int64_t k = 0; k < n; ++k) y[k] = x[k] - lse;
+    // (x - max) - log Σ rather than x - (max + log Σ): the sum rounded to float near a large
+    // max (10003.44) would lose the fraction.
+    const float ls = static_cast<float>(std::log(sum));
+    for (int64_t k = 0; k < n; ++k) y[k] = (x[k] - mx) - ls;
   } else {
     for (int64_t k = 0; k < n; ++k) y[k] = vexp(x[k] - mx);
 #pragma omp simd reduction(+ : sum)
@@ -112,14 +114,14 @@ void softmax_columns(const float* x, float* y, const DimLayout& L, int64_t p0, i
       }
     }
   }
-  float fix[kInnerBlock];  // log: the log-sum-exp to subtract; softmax: 1 / sum
+  float fix[kInnerBlock];  // log: log Σ, subtracted from x - max (as softmax_row); softmax: 1 / sum
   for (int64_t p = 0; p < w; ++p)
-    fix[p] = log ? static_cast<float>(mx[p] + std::log(sum[p])) : static_cast<float>(1.0 / sum[p]);
+    fix[p] = log ? static_cast<float>(std::log(sum[p])) : static_cast<float>(1.0 / sum[p]);
   for (int64_t k = 0; k < L.n; ++k) {
     const float* row = x + k * L.inner + p0;
     float* out = y + k * L.inner + p0;
     if (log)
-      for (int64_t p = 0; p < w; ++p) out[p] = row[p] - fix[p];
+      for (int64_t p = 0; p < w; ++p) out[p] = (row[p] - mx[p]) - fix[p];
     else
       for (int64_t p = 0; p < w; ++p) out[p] *= fix[p];
   }

@@ -20,7 +20,9 @@ SymShape declared_shape(const std::vector<int64_t>& dims) {
   return shape;
 }
 
-DType dtype_of_choice(const std::string& name) { return name == "int64" ? DType::Int64 : DType::Float32; }
+DType dtype_of_choice(const std::string& name) {
+  return name == "int64" ? DType::Int64 : name == "bool" ? DType::Bool : DType::Float32;
+}
 
 std::string concrete_str(const Tensor& t) {
   return shape_to_string(shape_from_ints(std::vector<int64_t>(t.shape().begin(), t.shape().end())));
@@ -36,8 +38,8 @@ LayerSchema input_schema() {
   s.outputs = {port("output", PortType::Any)};
   s.attrs = {AttrSpec::ints("shape", {-1, 2}, -1, std::nullopt,
                             "Shape of the input tensor; -1 = decided by the data (the first -1 is the batch N)"),
-             AttrSpec::choice("dtype", "float32", {"float32", "int64"},
-                              "float32 for features and images, int64 for token or class indices")};
+             AttrSpec::choice("dtype", "float32", {"float32", "int64", "bool"},
+                              "float32 for features and images, int64 for token or class indices, bool for masks")};
   s.infer = [](LayerContext& c) {
     c.outputs = {TensorInfo{dtype_of_choice(c.text("dtype")), declared_shape(c.ints("shape"))}};
   };
