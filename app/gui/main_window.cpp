@@ -71,7 +71,9 @@ MainWindow::MainWindow(QWidget* parent)
   setTheme(theme_from_name(settings.value("theme").toString()));
   resize(1600, 900);
   restoreGeometry(settings.value("window/geometry").toByteArray());
-  restoreState(settings.value("window/state").toByteArray());
+  // Without a saved layout, default dock sizes are applied once the window is laid out
+  // (showEvent): before that resizeDocks has nothing to divide.
+  use_default_dock_sizes_ = !restoreState(settings.value("window/state").toByteArray());
   updateTitle();
   statusBar()->showMessage(tr("Drag a layer from the palette, or open an example from File ▸ New from Template."));
 }
@@ -107,9 +109,8 @@ void MainWindow::createDocks() {
   tabifyDockWidget(summary_dock_, problems_dock_);
   summary_dock_->raise();
   // The canvas gets the most room; the side docks are wide enough for layer names and the
-  // inspector's form, the bottom one shows about eight summary rows.
-  resizeDocks({palette_dock_, inspector_dock_}, {220, 320}, Qt::Horizontal);
-  resizeDocks({summary_dock_}, {230}, Qt::Vertical);
+  // inspector's form, the bottom one shows about eight summary rows (sizes set in the
+  // constructor, after the training docks join).
 
   connect(palette_, &editor::PaletteWidget::layerActivated, this, &MainWindow::addLayerAtCentre);
   connect(problems_, &editor::ProblemsWidget::nodeActivated, this, &MainWindow::selectNode);
@@ -430,6 +431,18 @@ void MainWindow::setTheme(Theme theme) {
   view_->resetCachedContent();
   scene_->update();
   QSettings().setValue("theme", theme_name(theme));
+}
+
+void MainWindow::showEvent(QShowEvent* event) {
+  QMainWindow::showEvent(event);
+  if (!use_default_dock_sizes_) return;
+  use_default_dock_sizes_ = false;
+  QTimer::singleShot(0, this, [this] {
+    // The canvas gets the most room; the side docks are wide enough for layer names and the
+    // inspector's form, the bottom one shows about eight summary rows.
+    resizeDocks({palette_dock_, inspector_dock_}, {220, 340}, Qt::Horizontal);
+    resizeDocks({summary_dock_}, {230}, Qt::Vertical);
+  });
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {

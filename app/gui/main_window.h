@@ -84,6 +84,7 @@ class MainWindow : public QMainWindow {
 
  protected:
   void closeEvent(QCloseEvent* event) override;
+  void showEvent(QShowEvent* event) override;
 
  private:
   // Leaves the start page for the canvas, bringing back the docks it hid.
@@ -121,6 +122,7 @@ class MainWindow : public QMainWindow {
   QMenu* recent_menu_ = nullptr;
   QMenu* view_menu_ = nullptr;
   Theme theme_ = Theme::Light;
+  bool use_default_dock_sizes_ = false;
   TrainingUi* training_ = nullptr;
 };
 

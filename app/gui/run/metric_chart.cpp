@@ -46,7 +46,7 @@ MetricChart::MetricChart(const QString& title, const QString& y_label, bool log_
   setChart(chart);
   applyPalette();
   setRenderHint(QPainter::Antialiasing);
-  setMinimumSize(220, 170);
+  setMinimumSize(200, 110);  // small enough that the bottom dock can stay short
 }
 
 QLineSeries* MetricChart::lineFor(const QString& name, const QColor& color, bool dashed, qreal width) {

@@ -70,7 +70,14 @@ TrainingUi::TrainingUi(QMainWindow& window, editor::GraphDocument& doc, ProjectS
   dashboard_ = new DashboardWidget;
   dashboard_dock_ = new QDockWidget(tr("Training"), &window);
   dashboard_dock_->setObjectName("trainingDock");
-  dashboard_dock_->setWidget(dashboard_);
+  // In a scroll area: the dashboard's charts need more height than the bottom dock has by
+  // default, and the dock must not force the window's layout to make room for them.
+  auto* dashboard_scroll = new QScrollArea;
+  dashboard_scroll->setWidget(dashboard_);
+  dashboard_scroll->setWidgetResizable(true);
+  dashboard_scroll->setFrameShape(QFrame::NoFrame);
+  dashboard_->setMinimumHeight(360);
+  dashboard_dock_->setWidget(dashboard_scroll);
   window.addDockWidget(Qt::BottomDockWidgetArea, dashboard_dock_);
   if (auto* problems = window.findChild<QDockWidget*>("problemsDock")) window.tabifyDockWidget(problems, dashboard_dock_);
   if (auto* summary = window.findChild<QDockWidget*>("summaryDock")) summary->raise();
