@@ -9,8 +9,10 @@
 #include <cstdlib>
 #include <functional>
 #include <string>
+#include <utility>
 
 #include "bench_common.h"
+#include "engine/backends/cpu/conv_plan.h"
 #include "engine/backends/cpu/cpu_backend.h"
 #include "engine/ops/ops.h"
 
@@ -67,11 +69,16 @@ int main(int argc, char** argv) {
     const int64_t ohw = (cc.hw + 2 - 3) / cc.stride + 1;
     Tensor x = randn({n, cc.c, cc.hw, cc.hw}), w = randn({cc.o, cc.c, 3, 3}), go = randn({n, cc.o, ohw, ohw});
     Tensor y = Tensor::empty(go.shape()), gx = Tensor::empty(x.shape()), gw = Tensor::empty(w.shape());
-    const std::string base = cc.name;
-    time_kernel(base + ".forward", cc.count, reps, [&] { be.conv2d(x, w, Tensor(), y, p); });
-    if (cc.input_grad)
-      time_kernel(base + ".backward_input", cc.count, reps, [&] { be.conv2d_backward_input(go, w, gx, p); });
-    time_kernel(base + ".backward_weight", cc.count, reps, [&] { be.conv2d_backward_weight(go, x, gw, p); });
+    // Each pass through the GEMM paths and through the direct tiles, back to back.
+    for (const auto& [label, isa] : {std::pair{"", cpu::DirectConvIsa::Off}, std::pair{".direct", cpu::DirectConvIsa::Best}}) {
+      cpu::set_direct_conv_isa(isa);
+      const std::string base = std::string(cc.name) + label;
+      time_kernel(base + ".forward", cc.count, reps, [&] { be.conv2d(x, w, Tensor(), y, p); });
+      if (cc.input_grad)
+        time_kernel(base + ".backward_input", cc.count, reps, [&] { be.conv2d_backward_input(go, w, gx, p); });
+      time_kernel(base + ".backward_weight", cc.count, reps, [&] { be.conv2d_backward_weight(go, x, gw, p); });
+    }
+    cpu::set_direct_conv_isa(cpu::DirectConvIsa::Best);
   }
 
   struct Act {
