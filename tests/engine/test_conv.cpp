@@ -76,6 +76,12 @@ std::vector<ConvCase> forward_cases() {
       {"direct 24 to 32", 2, 24, 7, 7, 32, 3, 3, params({1, 1}, {1, 1}, {1, 1}, 1)},
       {"direct batch 5 to 80 stride 3x2", 5, 32, 7, 5, 80, 3, 3, params({3, 2}, {1, 1}, {1, 1}, 1)},
       {"direct wide rows 16 to 16", 1, 16, 4, 29, 16, 3, 3, params({1, 1}, {1, 1}, {1, 1}, 1), false},
+      // Plane tiles: stride 1 and output rows a multiple of the vector width (8 or 16);
+      // odd numbers of pixel vectors, output channels not a multiple of the tile's.
+      {"direct planes rows of 16, 32 to 48", 2, 32, 5, 16, 48, 3, 3, params({1, 1}, {1, 1}, {1, 1}, 1)},
+      {"direct planes rows of 32, 16 to 32", 3, 16, 3, 32, 32, 3, 3, params({1, 1}, {1, 1}, {1, 1}, 1), false},
+      {"direct planes no padding", 2, 16, 6, 18, 32, 3, 3, params({1, 1}, {0, 0}, {1, 1}, 1)},
+      {"direct planes dilation 2 padding 2", 2, 32, 7, 16, 16, 3, 3, params({1, 1}, {2, 2}, {2, 2}, 1)},
   };
 }
 

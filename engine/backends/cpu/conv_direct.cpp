@@ -49,6 +49,22 @@ struct TileSet {
   int width_for(int nv) const { return std::min(accumulators / nv, 12); }
 };
 
+using PlaneTile = void (*)(const float* in, int64_t ldc, const int64_t* in_off, const int64_t* toff, int64_t T,
+                           int64_t C, const float* w, int64_t ldw, const float* bias, float* out, int64_t ldo,
+                           const int64_t* out_off);
+
+// One instruction set's plane tiles: `tile(pv, ob)` for pv <= vectors pixel vectors of vl
+// floats and ob <= channels output channels.
+struct PlaneTileSet {
+  int vl, vectors, channels;
+  PlaneTile (*tile)(int pv, int ob);
+};
+
+struct Kernels {
+  TileSet tiles;
+  PlaneTileSet plane;
+};
+
 }  // namespace
 
 #if defined(__GNUC__) && defined(__x86_64__)
@@ -91,17 +107,17 @@ namespace {
 
 std::atomic<DirectConvIsa> g_isa{DirectConvIsa::Best};
 
-const TileSet* active_tiles() {
+const Kernels* active_kernels() {
 #ifdef NL_DIRECT_CONV
   static const bool has_avx512 = __builtin_cpu_supports("avx512f");
   static const bool has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   switch (g_isa.load(std::memory_order_relaxed)) {
     case DirectConvIsa::Best:
-      return has_avx512 ? &avx512::kTiles : has_avx2 ? &avx2::kTiles : nullptr;
+      return has_avx512 ? &avx512::kKernels : has_avx2 ? &avx2::kKernels : nullptr;
     case DirectConvIsa::Avx512:
-      return has_avx512 ? &avx512::kTiles : nullptr;
+      return has_avx512 ? &avx512::kKernels : nullptr;
     case DirectConvIsa::Avx2:
-      return has_avx2 ? &avx2::kTiles : nullptr;
+      return has_avx2 ? &avx2::kKernels : nullptr;
     case DirectConvIsa::Off:
       return nullptr;
   }
@@ -189,10 +205,58 @@ void forward_image(const TileSet& ts, const ConvGeometry& g, const PaddedImage& 
   }
 }
 
+// Stride-1 convolutions whose output rows are whole vectors run on NCHW planes (plane
+// tiles): no channels-last copies of the input or the output.
+bool plane_layout(const PlaneTileSet& ps, const ConvGeometry& g) {
+  return g.stride_h == 1 && g.stride_w == 1 && g.out_w % ps.vl == 0;
+}
+
+// NCHW planes with zero borders: `top` rows and `left` columns before each plane's data
+// and enough after it for every tap a kernel reads.
+struct PaddedPlanes {
+  int64_t rows, cols, channels, top, left;
+  int64_t plane() const { return rows * cols; }
+  int64_t size() const { return channels * plane(); }
+  // Copies the planes [channels][h][w] in; the borders are left as they are (zeroed once).
+  void fill(const float* planes, int64_t h, int64_t w, float* dst) const {
+    for (int64_t c = 0; c < channels; ++c)
+      for (int64_t y = 0; y < h; ++y)
+        std::memcpy(dst + c * plane() + (top + y) * cols + left, planes + (c * h + y) * w, sizeof(float) * size_t(w));
+  }
+};
+
+PaddedPlanes padded_planes(const ConvGeometry& g) {
+  const PaddedImage pi = padded_input(g);
+  return {pi.rows, pi.cols, pi.channels, pi.top, pi.left};
+}
+
+// out (NCHW, O planes of the output size) of one image from its padded planes `xp` with
+// weights w[(c * T + t) * O + o], reducing over `reduce_channels` planes.
+void plane_image(const PlaneTileSet& ps, const ConvGeometry& g, const PaddedPlanes& pp, const float* xp,
+                 const int64_t* toff, int64_t reduce_channels, const float* w, const float* bias, int64_t O,
+                 float* out) {
+  const int64_t T = g.kernel_area(), L = g.out_plane(), vectors = L / ps.vl;
+  int64_t in_off[8], out_off[8];
+  for (int64_t ob = 0; ob < O; ob += ps.channels) {
+    const int obn = int(std::min<int64_t>(ps.channels, O - ob));
+    for (int64_t q = 0; q < vectors; q += ps.vectors) {
+      const int pv = int(std::min<int64_t>(ps.vectors, vectors - q));
+      for (int k = 0; k < pv; ++k) {
+        const int64_t p = (q + k) * ps.vl;
+        in_off[k] = (p / g.out_w) * pp.cols + p % g.out_w;
+        out_off[k] = p;
+      }
+      ps.tile(pv, obn)(xp, pp.plane(), in_off, toff, T, reduce_channels, w + ob, O, bias ? bias + ob : nullptr,
+                       out + ob * L, L, out_off);
+    }
+  }
+}
+
 }  // namespace
 
 bool use_direct(const ConvGeometry& g, ConvPass pass) {
-  const TileSet* ts = active_tiles();
+  const Kernels* k = active_kernels();
+  const TileSet* ts = k ? &k->tiles : nullptr;
   // Below 16 input channels (a 3-channel stem) the tiles' reductions are too short: the
   // im2col path was faster there (bench_resnet_ops conv3to32: 1.2 against 1.9 ms forward,
   // 1.5 against 3.2 weight gradient).
@@ -212,16 +276,31 @@ bool use_direct(const ConvGeometry& g, ConvPass pass) {
 DirectConvIsa set_direct_conv_isa(DirectConvIsa isa) { return g_isa.exchange(isa); }
 
 void conv2d_direct(const ConvGeometry& g, const float* X, const float* W, const float* B, float* Y) {
-  const TileSet& ts = *active_tiles();
+  const Kernels& kernels = *active_kernels();
+  const TileSet& ts = kernels.tiles;
   const int64_t C = g.in_channels, O = g.out_channels, T = g.kernel_area(), L = g.out_plane(), P = g.in_plane();
   // wf[(t * C + c) * O + o] = W[o][c][t]: output channels contiguous for the tiles' vector loads.
   auto wf = scratch(T * C * O);
   for (int64_t o = 0; o < O; ++o)
     for (int64_t c = 0; c < C; ++c)
       for (int64_t t = 0; t < T; ++t) wf[(t * C + c) * O + o] = W[(o * C + c) * T + t];
+  const int slots = image_slots(g);
+  if (plane_layout(kernels.plane, g)) {
+    // wl[(c * T + t) * O + o] = W[o][c][t]
+    for (int64_t o = 0; o < O; ++o)
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t t = 0; t < T; ++t) wf[(c * T + t) * O + o] = W[(o * C + c) * T + t];
+    const PaddedPlanes pp = padded_planes(g);
+    const std::vector<int64_t> toff = tap_offsets(g, pp.cols, 1);
+    const SlotBuffers buffers(slots, pp.size());
+    over_images(g.batch, slots, [&](int64_t n, int slot) {
+      pp.fill(X + n * C * P, g.in_h, g.in_w, buffers.of(slot));
+      plane_image(kernels.plane, g, pp, buffers.of(slot), toff.data(), C, wf.get(), B, O, Y + n * O * L);
+    });
+    return;
+  }
   const PaddedImage pi = padded_input(g);
   const std::vector<int64_t> toff = tap_offsets(g, pi.cols, C);
-  const int slots = image_slots(g);
   const SlotBuffers buffers(slots, pi.size() + L * O);
 
   over_images(g.batch, slots, [&](int64_t n, int slot) {
@@ -237,7 +316,8 @@ void conv2d_direct(const ConvGeometry& g, const float* X, const float* W, const 
 }
 
 void conv2d_backward_input_direct(const ConvGeometry& g, const float* GO, const float* W, float* GX) {
-  const TileSet& ts = *active_tiles();
+  const Kernels& kernels = *active_kernels();
+  const TileSet& ts = kernels.tiles;
   const int64_t C = g.in_channels, O = g.out_channels, T = g.kernel_area(), L = g.out_plane(), P = g.in_plane();
   // wb[(t' * O + o) * C + c] = W[o][c][T - 1 - t']: the flipped kernel, input channels contiguous.
   auto wb = scratch(T * C * O);
@@ -249,9 +329,23 @@ void conv2d_backward_input_direct(const ConvGeometry& g, const float* GO, const 
   ConvGeometry gt = g;
   gt.in_channels = O, gt.out_channels = C, gt.in_h = g.out_h, gt.in_w = g.out_w, gt.out_h = g.in_h, gt.out_w = g.in_w;
   gt.pad_h = (g.kernel_h - 1) * g.dil_h - g.pad_h, gt.pad_w = (g.kernel_w - 1) * g.dil_w - g.pad_w;
+  const int slots = image_slots(g);
+  if (plane_layout(kernels.plane, gt)) {
+    // wl[(o * T + t') * C + c] = W[o][c][T - 1 - t']
+    for (int64_t o = 0; o < O; ++o)
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t t = 0; t < T; ++t) wb[(o * T + (T - 1 - t)) * C + c] = W[(o * C + c) * T + t];
+    const PaddedPlanes pp = padded_planes(gt);
+    const std::vector<int64_t> toff = tap_offsets(gt, pp.cols, 1);
+    const SlotBuffers buffers(slots, pp.size());
+    over_images(g.batch, slots, [&](int64_t n, int slot) {
+      pp.fill(GO + n * O * L, g.out_h, g.out_w, buffers.of(slot));
+      plane_image(kernels.plane, gt, pp, buffers.of(slot), toff.data(), O, wb.get(), nullptr, C, GX + n * C * P);
+    });
+    return;
+  }
   const PaddedImage pi = padded_input(gt);
   const std::vector<int64_t> toff = tap_offsets(gt, pi.cols, O);
-  const int slots = image_slots(g);
   const SlotBuffers buffers(slots, pi.size() + P * C);
 
   over_images(g.batch, slots, [&](int64_t n, int slot) {
@@ -263,7 +357,8 @@ void conv2d_backward_input_direct(const ConvGeometry& g, const float* GO, const 
 }
 
 void conv2d_backward_weight_direct(const ConvGeometry& g, const float* GO, const float* X, float* GW) {
-  const TileSet& ts = *active_tiles();
+  const Kernels& kernels = *active_kernels();
+  const TileSet& ts = kernels.tiles;
   const int64_t C = g.in_channels, O = g.out_channels, T = g.kernel_area(), L = g.out_plane(), P = g.in_plane();
   const PaddedImage pi = padded_input(g);
   const std::vector<int64_t> toff = tap_offsets(g, pi.cols, C);
