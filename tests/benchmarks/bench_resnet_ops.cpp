@@ -61,7 +61,10 @@ int main(int argc, char** argv) {
   const ConvCase convs[] = {{"conv3to32", 1, 3, 32, 32, 1, false},
                             {"conv32to32", 2, 32, 32, 32, 1, true},
                             {"conv32to64_s2", 1, 32, 64, 32, 2, true},
-                            {"conv64to64", 2, 64, 64, 16, 1, true}};
+                            {"conv64to64", 2, 64, 64, 16, 1, true},
+                            // The second convolution of cnn_mnist_b64_sgd, so that a change
+                            // to the conv kernels can be checked against that workload too.
+                            {"cnn_conv32to64_14x14", 1, 32, 64, 14, 1, true}};
   for (const ConvCase& cc : convs) {
     Conv2dParams p;
     p.stride[0] = p.stride[1] = cc.stride;
