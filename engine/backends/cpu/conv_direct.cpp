@@ -18,8 +18,8 @@ namespace nl::cpu {
 // x 16 floats at 2.6 GHz, ~166 GFLOP/s in theory) the pixel-major GEMM path ran a small
 // ResNet's 32-channel 3x3 convolution at ~75 GFLOP/s all included (k = 288, 32 columns),
 // and the rows it multiplies have to be built (im2col) and packed first. The direct
-// kernels here run it at ~125 (bench_resnet_ops: 9.5 against 16-17 ms per pass over a
-// batch of 64, one thread; 64-channel layers 9 against 12-16 ms). They skip
+// kernels here run it at ~140 (bench_resnet_ops: 8.2-8.8 against 15-16 ms per pass over a
+// batch of 64, one thread; 64-channel layers 8-9.5 against 11-14 ms). They skip
 // both: every image is copied once to channels-last with its zero padding around it, and
 // a tile keeps a block of outputs in vector registers while it walks the taps and
 // channels, reading the image in place (implicit GEMM, as oneDNN does):
