@@ -381,21 +381,29 @@ void conv2d_backward_weight_direct(const ConvGeometry& g, const float* GO, const
   // acc[(t * C + c) * O + o] over its images (zeroed once with the buffer).
   const SlotBuffers buffers(slots, pi.size() + L * O + T * C * O);
   const int64_t xps = g.stride_w * C, xrs = g.stride_h * pi.cols * C;
+  // Output-gradient bands of ~16 KiB: against whole images, 5-15% less time for the
+  // 64-channel, strided and CNN layers (bench_resnet_ops); 32 KiB was no better.
+  const int64_t band_rows = std::max<int64_t>(1, (int64_t(16) << 10) / int64_t(sizeof(float) * g.out_w * O));
 
   over_images(g.batch, slots, [&](int64_t n, int slot) {
     float *xp = buffers.of(slot), *got = xp + pi.size(), *acc = got + L * O;
     pi.fill(X + n * C * P, g.in_h, g.in_w, xp);
     to_channels_last(GO + n * O * L, O, L, got);
-    for (int64_t ob = 0; ob < O;) {
-      const int nv = int(std::min<int64_t>(ts.max_vectors, (O - ob) / ts.vl));
-      const int width = ts.width_for(nv);
-      for (int64_t t = 0; t < T; ++t)
-        for (int64_t c = 0; c < C; c += width) {
-          const int cb = int(std::min<int64_t>(width, C - c));
-          ts.weight(nv, cb)(xp + toff[size_t(t)] + c, xps, xrs, got + ob, O, g.out_h, g.out_w,
-                            acc + (t * C + c) * O + ob, O);
-        }
-      ob += int64_t(nv) * ts.vl;
+    // Bands of output rows, so that a band's output gradient stays in the L1 cache while
+    // every (tap, channel block) tile passes over it.
+    for (int64_t oh = 0; oh < g.out_h; oh += band_rows) {
+      const int64_t rows = std::min(band_rows, g.out_h - oh);
+      for (int64_t ob = 0; ob < O;) {
+        const int nv = int(std::min<int64_t>(ts.max_vectors, (O - ob) / ts.vl));
+        const int width = ts.width_for(nv);
+        for (int64_t t = 0; t < T; ++t)
+          for (int64_t c = 0; c < C; c += width) {
+            const int cb = int(std::min<int64_t>(width, C - c));
+            ts.weight(nv, cb)(xp + oh * xrs + toff[size_t(t)] + c, xps, xrs, got + oh * g.out_w * O + ob, O, rows,
+                              g.out_w, acc + (t * C + c) * O + ob, O);
+          }
+        ob += int64_t(nv) * ts.vl;
+      }
     }
   });
 
