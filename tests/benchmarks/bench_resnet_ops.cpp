@@ -9,8 +9,10 @@
 #include <cstdlib>
 #include <functional>
 #include <string>
+#include <utility>
 
 #include "bench_common.h"
+#include "engine/backends/cpu/conv_plan.h"
 #include "engine/backends/cpu/cpu_backend.h"
 #include "engine/ops/ops.h"
 
@@ -59,7 +61,10 @@ int main(int argc, char** argv) {
   const ConvCase convs[] = {{"conv3to32", 1, 3, 32, 32, 1, false},
                             {"conv32to32", 2, 32, 32, 32, 1, true},
                             {"conv32to64_s2", 1, 32, 64, 32, 2, true},
-                            {"conv64to64", 2, 64, 64, 16, 1, true}};
+                            {"conv64to64", 2, 64, 64, 16, 1, true},
+                            // The second convolution of cnn_mnist_b64_sgd, so that a change
+                            // to the conv kernels can be checked against that workload too.
+                            {"cnn_conv32to64_14x14", 1, 32, 64, 14, 1, true}};
   for (const ConvCase& cc : convs) {
     Conv2dParams p;
     p.stride[0] = p.stride[1] = cc.stride;
@@ -67,11 +72,16 @@ int main(int argc, char** argv) {
     const int64_t ohw = (cc.hw + 2 - 3) / cc.stride + 1;
     Tensor x = randn({n, cc.c, cc.hw, cc.hw}), w = randn({cc.o, cc.c, 3, 3}), go = randn({n, cc.o, ohw, ohw});
     Tensor y = Tensor::empty(go.shape()), gx = Tensor::empty(x.shape()), gw = Tensor::empty(w.shape());
-    const std::string base = cc.name;
-    time_kernel(base + ".forward", cc.count, reps, [&] { be.conv2d(x, w, Tensor(), y, p); });
-    if (cc.input_grad)
-      time_kernel(base + ".backward_input", cc.count, reps, [&] { be.conv2d_backward_input(go, w, gx, p); });
-    time_kernel(base + ".backward_weight", cc.count, reps, [&] { be.conv2d_backward_weight(go, x, gw, p); });
+    // Each pass through the GEMM paths and through the direct tiles, back to back.
+    for (const auto& [label, isa] : {std::pair{"", cpu::DirectConvIsa::Off}, std::pair{".direct", cpu::DirectConvIsa::Best}}) {
+      cpu::set_direct_conv_isa(isa);
+      const std::string base = std::string(cc.name) + label;
+      time_kernel(base + ".forward", cc.count, reps, [&] { be.conv2d(x, w, Tensor(), y, p); });
+      if (cc.input_grad)
+        time_kernel(base + ".backward_input", cc.count, reps, [&] { be.conv2d_backward_input(go, w, gx, p); });
+      time_kernel(base + ".backward_weight", cc.count, reps, [&] { be.conv2d_backward_weight(go, x, gw, p); });
+    }
+    cpu::set_direct_conv_isa(cpu::DirectConvIsa::Best);
   }
 
   struct Act {

@@ -2,11 +2,14 @@
 // + backward + optimiser step) on random data for the workloads of train_workloads.h, at 1
 // and 2 threads; median of 30 steps after 5 warm-up steps. bench_train_pytorch.py measures
 // PyTorch the same way; run_train.sh runs both and prints the ratios.
+// NETLOOM_DIRECT_CONV=off runs the convolutions on the GEMM paths only (what they were
+// before the direct tiles), so both can be timed side by side.
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
 #include "bench_common.h"
+#include "engine/backends/cpu/conv_direct.h"
 #include "engine/backends/cpu/cpu_backend.h"
 #include "engine/optim/optim.h"
 #include "train_workloads.h"
@@ -27,6 +30,8 @@ int main(int argc, char** argv) {
                                      {"cnn_mnist_b64_sgd", 64, {1, 28, 28}, false},
                                      {"resnet_cifar_b64_sgd", 64, {3, 32, 32}, false}};
   const int warmup = 5, steps = 30;
+  const char* direct = std::getenv("NETLOOM_DIRECT_CONV");
+  if (direct && std::strcmp(direct, "off") == 0) cpu::set_direct_conv_isa(cpu::DirectConvIsa::Off);
   for (const Workload& w : workloads) {
     if (only && std::strcmp(only, w.name) != 0) continue;
     for (int threads : thread_counts) {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/backends/cpu/conv_direct.h"
 #include "engine/backends/cpu/cpu_backend.h"
 #include "tests/engine/testing.h"
 
@@ -63,6 +64,24 @@ std::vector<ConvCase> forward_cases() {
       {"pixel-major no bias", 5, 24, 8, 8, 16, 3, 3, params({1, 1}, {1, 1}, {1, 1}, 1), false},
       {"padded column rows", 2, 3, 16, 32, 4, 3, 3, params({1, 1}, {1, 1}, {1, 1}, 1)},
       {"padded column rows groups 2", 2, 4, 32, 32, 4, 3, 3, params({1, 1}, {1, 1}, {1, 1}, 2)},
+      // Direct tiles (conv_direct.cpp): >= 16 input channels and output channels a multiple
+      // of the vector width; rows shorter and longer than a tile, several vector blocks,
+      // and geometries whose input gradient falls back to the pixel-major path (stride 2,
+      // padding beyond (k - 1) * dilation, input channels not a multiple of 16).
+      {"direct 32 to 32 rows of 10", 3, 32, 9, 10, 32, 3, 3, params({1, 1}, {1, 1}, {1, 1}, 1)},
+      {"direct 48 to 64 stride 2", 2, 48, 11, 13, 64, 3, 3, params({2, 2}, {1, 1}, {1, 1}, 1)},
+      {"direct 16 to 48 dilation 2", 2, 16, 9, 8, 48, 3, 3, params({1, 1}, {2, 2}, {2, 2}, 1)},
+      {"direct 32 to 16 2x5 padding 0x1", 2, 32, 6, 9, 16, 2, 5, params({1, 1}, {0, 1}, {1, 1}, 1), false},
+      {"direct padding 3 beyond the kernel", 2, 16, 5, 6, 16, 3, 3, params({1, 1}, {3, 3}, {1, 1}, 1)},
+      {"direct 24 to 32", 2, 24, 7, 7, 32, 3, 3, params({1, 1}, {1, 1}, {1, 1}, 1)},
+      {"direct batch 5 to 80 stride 3x2", 5, 32, 7, 5, 80, 3, 3, params({3, 2}, {1, 1}, {1, 1}, 1)},
+      {"direct wide rows 16 to 16", 1, 16, 4, 29, 16, 3, 3, params({1, 1}, {1, 1}, {1, 1}, 1), false},
+      // Plane tiles: stride 1 and output rows a multiple of the vector width (8 or 16);
+      // odd numbers of pixel vectors, output channels not a multiple of the tile's.
+      {"direct planes rows of 16, 32 to 48", 2, 32, 5, 16, 48, 3, 3, params({1, 1}, {1, 1}, {1, 1}, 1)},
+      {"direct planes rows of 32, 16 to 32", 3, 16, 3, 32, 32, 3, 3, params({1, 1}, {1, 1}, {1, 1}, 1), false},
+      {"direct planes no padding", 2, 16, 6, 18, 32, 3, 3, params({1, 1}, {0, 0}, {1, 1}, 1)},
+      {"direct planes dilation 2 padding 2", 2, 32, 7, 16, 16, 3, 3, params({1, 1}, {2, 2}, {2, 2}, 1)},
   };
 }
 
@@ -208,6 +227,36 @@ class ConvTest : public QObject {
       set_num_threads(previous);
       QVERIFY2(msg.empty(), (std::to_string(threads) + " threads: " + msg).c_str());
     }
+  }
+
+  // The same cases with the direct tiles switched off (GEMM paths only) and limited to
+  // each instruction set this CPU has, so that every tile set is checked on a machine that
+  // would otherwise pick only its widest.
+  void each_direct_tile_set_and_the_gemm_paths_match_reference() {
+    const int previous = num_threads();
+    const std::pair<const char*, cpu::DirectConvIsa> sets[] = {{"gemm only", cpu::DirectConvIsa::Off},
+                                                               {"avx2", cpu::DirectConvIsa::Avx2},
+                                                               {"avx512", cpu::DirectConvIsa::Avx512}};
+    for (const auto& [name, isa] : sets) {
+#if defined(__GNUC__) && defined(__x86_64__)
+      if (isa == cpu::DirectConvIsa::Avx2 && !__builtin_cpu_supports("avx2")) continue;
+      if (isa == cpu::DirectConvIsa::Avx512 && !__builtin_cpu_supports("avx512f")) continue;
+#endif
+      for (int threads : {1, 2}) {
+        set_num_threads(threads);
+        const cpu::DirectConvIsa before = cpu::set_direct_conv_isa(isa);
+        const std::string msg = check_cases_against_reference();
+        cpu::set_direct_conv_isa(before);
+        set_num_threads(previous);
+        QVERIFY2(msg.empty(), (std::string(name) + ", " + std::to_string(threads) + " threads: " + msg).c_str());
+      }
+    }
+  }
+
+  void gradcheck_direct_tiles() {
+    Tensor x = leaf({2, 16, 5, 4}, 51), w = leaf({16, 16, 3, 3}, 52), b = leaf({16}, 53);
+    NL_GRADCHECK([](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], in[2], params({1, 1}, {1, 1}, {1, 1}, 1)); },
+                 {x, w, b});
   }
 
   void unbatched_input_is_a_batch_of_one() {

@@ -1,7 +1,8 @@
 // CPU conv2d kernels (forward, input gradient, weight gradient): im2col turns each image
 // into a column matrix and OpenBLAS's sgemm does the arithmetic, one GEMM per group.
-// Ungrouped convolutions with a kernel go to conv_pixel_major.cpp instead; depthwise ones
-// run as direct loops here.
+// Ungrouped convolutions with a kernel go to conv_direct.cpp (vector tiles, where the CPU
+// and the channel counts allow) or conv_pixel_major.cpp instead; depthwise ones run as
+// direct loops here.
 #include <algorithm>
 #include <cstring>
 #include <memory>
@@ -150,6 +151,7 @@ void CpuBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, Te
   const float* B = bias.defined() ? bias.data<float>() : nullptr;
   float* Y = out.data<float>();
   if (is_depthwise(g)) return depthwise_forward(g, X, W, B, Y);
+  if (cpu::use_direct(g, cpu::ConvPass::Forward)) return cpu::conv2d_direct(g, X, W, B, Y);
   if (cpu::use_pixel_major(g)) return cpu::conv2d_pixel_major(g, X, W, B, Y);
 
   const int64_t Og = g.out_channels_per_group(), K = g.patch_size(), L = g.out_plane();
@@ -185,6 +187,7 @@ void CpuBackend::conv2d_backward_input(const Tensor& grad_out, const Tensor& w, 
   const float* W = w.data<float>();
   float* GX = grad_x.data<float>();
   if (is_depthwise(g)) return depthwise_backward_input(g, GO, W, GX);
+  if (cpu::use_direct(g, cpu::ConvPass::BackwardInput)) return cpu::conv2d_backward_input_direct(g, GO, W, GX);
   if (cpu::use_pixel_major(g)) return cpu::conv2d_backward_input_pixel_major(g, GO, W, GX);
 
   const int64_t Og = g.out_channels_per_group(), K = g.patch_size(), L = g.out_plane();
@@ -218,6 +221,7 @@ void CpuBackend::conv2d_backward_weight(const Tensor& grad_out, const Tensor& x,
   const float* GO = grad_out.data<float>();
   const float* X = x.data<float>();
   if (is_depthwise(g)) return depthwise_backward_weight(g, GO, X, GW);
+  if (cpu::use_direct(g, cpu::ConvPass::BackwardWeight)) return cpu::conv2d_backward_weight_direct(g, GO, X, GW);
   if (cpu::use_pixel_major(g)) return cpu::conv2d_backward_weight_pixel_major(g, GO, X, GW);
 
   const int64_t Og = g.out_channels_per_group(), K = g.patch_size(), L = g.out_plane();

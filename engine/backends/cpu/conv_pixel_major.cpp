@@ -35,15 +35,7 @@ bool use_pixel_major(const ConvGeometry& g) {
   return g.groups == 1 && !g.is_pointwise() && g.in_channels >= 16;
 }
 
-namespace {
-
-// Pixels per chunk of rows: about 256 KiB of rows, and at least one pixel.
-int64_t pixel_chunk(const ConvGeometry& g) {
-  return std::clamp<int64_t>((int64_t(1) << 16) / std::max<int64_t>(g.col_rows(), 1), 1, g.out_plane());
-}
-
-// dst[c * ld_dst + r] = src[r * ld_src + c] for r < rows, c < cols: 4x4 SSE blocks (SSE is
-// part of baseline x86-64), scalar at the edges and elsewhere.
+// 4x4 SSE blocks (SSE is part of baseline x86-64), scalar at the edges and elsewhere.
 void transpose(const float* src, int64_t rows, int64_t cols, int64_t ld_src, float* dst, int64_t ld_dst) {
   int64_t r = 0;
 #ifdef __SSE__
@@ -68,12 +60,19 @@ void transpose(const float* src, int64_t rows, int64_t cols, int64_t ld_src, flo
     for (int64_t c = 0; c < cols; ++c) dst[c * ld_dst + r] = src[r * ld_src + c];
 }
 
-// C planes of P values [C][P] to channels-last [P][C], and back. Both sweep four planes
-// at a time from end to end: touching more planes at once would, for planes a multiple
-// of 4 KiB apart (32x32 pixels), keep more lines in one L1 cache set than it has ways.
+// Both sweep four planes at a time from end to end: touching more planes at once would,
+// for planes a multiple of 4 KiB apart (32x32 pixels), keep more lines in one L1 cache
+// set than it has ways.
 void to_channels_last(const float* src, int64_t C, int64_t P, float* dst) { transpose(src, C, P, P, dst, C); }
 void from_channels_last(const float* src, int64_t C, int64_t P, float* dst) {
   for (int64_t c0 = 0; c0 < C; c0 += 4) transpose(src + c0, P, std::min<int64_t>(4, C - c0), C, dst + c0 * P, P);
+}
+
+namespace {
+
+// Pixels per chunk of rows: about 256 KiB of rows, and at least one pixel.
+int64_t pixel_chunk(const ConvGeometry& g) {
+  return std::clamp<int64_t>((int64_t(1) << 16) / std::max<int64_t>(g.col_rows(), 1), 1, g.out_plane());
 }
 
 // W'[o][(i * kW + j) * C + c] = W[o][c][i][j]

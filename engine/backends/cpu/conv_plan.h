@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "engine/backends/cpu/conv_direct.h"
 #include "engine/backends/cpu/im2col.h"
 
 namespace nl::cpu {
@@ -81,6 +82,12 @@ inline void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, c
               int(std::max<int64_t>(ldc, 1)));
 }
 
+// dst[c * ld_dst + r] = src[r * ld_src + c] for r < rows, c < cols.
+void transpose(const float* src, int64_t rows, int64_t cols, int64_t ld_src, float* dst, int64_t ld_dst);
+// C planes of P values [C][P] to channels-last [P][C], and back.
+void to_channels_last(const float* src, int64_t C, int64_t P, float* dst);
+void from_channels_last(const float* src, int64_t C, int64_t P, float* dst);
+
 // Groups == 1 convolutions computed with the pixels as the GEMMs' long dimension (see
 // Note [Pixel-major convolution] in conv_pixel_major.cpp). Same contracts as the
 // CpuBackend entry points; `use_pixel_major` says when they are the faster choice.
@@ -88,5 +95,14 @@ bool use_pixel_major(const ConvGeometry& g);
 void conv2d_pixel_major(const ConvGeometry& g, const float* X, const float* W, const float* B, float* Y);
 void conv2d_backward_input_pixel_major(const ConvGeometry& g, const float* GO, const float* W, float* GX);
 void conv2d_backward_weight_pixel_major(const ConvGeometry& g, const float* GO, const float* X, float* GW);
+
+// Direct convolutions on channels-last padded images with register-blocked AVX-512 or
+// AVX2 tiles (Note [Direct convolution] in conv_direct.cpp). `use_direct` says whether
+// this CPU and this geometry can take the direct kernel for that pass.
+enum class ConvPass { Forward, BackwardInput, BackwardWeight };
+bool use_direct(const ConvGeometry& g, ConvPass pass);
+void conv2d_direct(const ConvGeometry& g, const float* X, const float* W, const float* B, float* Y);
+void conv2d_backward_input_direct(const ConvGeometry& g, const float* GO, const float* W, float* GX);
+void conv2d_backward_weight_direct(const ConvGeometry& g, const float* GO, const float* X, float* GW);
 
 }  // namespace nl::cpu
