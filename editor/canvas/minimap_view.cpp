@@ -93,7 +93,7 @@ void MinimapView::drawForeground(QPainter* p, const QRectF&) {
   QPen pen(QColor("#ffb300"), 2);
   pen.setCosmetic(true);
   p->setPen(pen);
-  p->setBrush(QColor(255, 179, 0, 40));
+  p->setBrush(QColor(255, 179, 0, 18));  // light: with the whole graph in view it covers the map
   p->drawRect(canvasRect());
 }
 

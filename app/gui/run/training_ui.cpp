@@ -6,13 +6,13 @@
 #include <QDateTime>
 #include <QDir>
 #include <QDockWidget>
+#include <QScrollArea>
 #include <QFile>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QJsonDocument>
 #include <QMainWindow>
 #include <QMenuBar>
-#include <QScrollArea>
 #include <QRegularExpression>
 #include <QStandardPaths>
 #include <QStatusBar>
@@ -70,17 +70,13 @@ TrainingUi::TrainingUi(QMainWindow& window, editor::GraphDocument& doc, ProjectS
   dashboard_ = new DashboardWidget;
   dashboard_dock_ = new QDockWidget(tr("Training"), &window);
   dashboard_dock_->setObjectName("trainingDock");
-  // In a scroll area: the dashboard's charts need more height than the bottom dock has by
-  // default, and the dock must not force the window's layout to make room for them.
-  auto* dashboard_scroll = new QScrollArea;
-  dashboard_scroll->setWidget(dashboard_);
-  dashboard_scroll->setWidgetResizable(true);
-  dashboard_scroll->setFrameShape(QFrame::NoFrame);
-  dashboard_->setMinimumHeight(360);
-  dashboard_dock_->setWidget(dashboard_scroll);
+  dashboard_dock_->setWidget(dashboard_);
   window.addDockWidget(Qt::BottomDockWidgetArea, dashboard_dock_);
   if (auto* problems = window.findChild<QDockWidget*>("problemsDock")) window.tabifyDockWidget(problems, dashboard_dock_);
   if (auto* summary = window.findChild<QDockWidget*>("summaryDock")) summary->raise();
+  // Hidden until the first run (View ▸ Training shows it): its charts need more height than
+  // the editing layout gives the bottom docks, and would otherwise force it taller.
+  dashboard_dock_->hide();
 
   settings_ = new TrainSettingsWidget;
   continue_weights_ = new QCheckBox(tr("Start from the project's trained weights"));
@@ -244,6 +240,10 @@ bool TrainingUi::startRun(const QString& checkpoint) {
   dashboard_->setHistoryFolder(runsFolder());
   dashboard_dock_->show();
   dashboard_dock_->raise();
+  // The charts need room: a short bottom dock (the editing layout) grows to half the window
+  // while training; a taller one the user chose stays as it is.
+  if (!dashboard_dock_->isFloating() && dashboard_dock_->height() < window_.height() * 0.45)
+    window_.resizeDocks({dashboard_dock_}, {window_.height() / 2}, Qt::Vertical);
   const bool started = controller_.start(std::move(request));
   window_.statusBar()->showMessage(
       started ? tr("Training %1: canvas edits apply on the next start").arg(session_.displayName()) : note, 8000);
