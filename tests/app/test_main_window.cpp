@@ -2,6 +2,8 @@
 // code path, edit in the inspector with real key events, watch the summary and problems
 // docks follow, filter the palette, save and read the file back, recent files.
 #include <QApplication>
+
+#include "gui_test_main.h"
 #include <QCheckBox>
 #include <QDockWidget>
 #include <QLineEdit>
@@ -236,15 +238,6 @@ class TestMainWindow : public QObject {
   }
 };
 
-int main(int argc, char** argv) {
-  // Settings (recent files, geometry) go to a scratch folder, never the user's.
-  QTemporaryDir config;
-  qputenv("XDG_CONFIG_HOME", config.path().toUtf8());
-  QApplication app(argc, argv);
-  QApplication::setOrganizationName("Netloom");
-  QApplication::setApplicationName("Netloom");
-  TestMainWindow t;
-  return QTest::qExec(&t, argc, argv);
-}
+NETLOOM_GUI_TEST_MAIN(TestMainWindow)
 
 #include "test_main_window.moc"

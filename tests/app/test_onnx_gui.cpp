@@ -3,6 +3,8 @@
 // the window stays responsive), exports back to a file the importer reads with the same
 // layers, and a broken file leaves the open project untouched.
 #include <QApplication>
+
+#include "gui_test_main.h"
 #include <QSpinBox>
 #include <QTemporaryDir>
 #include <QTest>
@@ -106,14 +108,6 @@ class TestOnnxGui : public QObject {
   }
 };
 
-int main(int argc, char** argv) {
-  QTemporaryDir config;
-  qputenv("XDG_CONFIG_HOME", config.path().toUtf8());
-  QApplication app(argc, argv);
-  QApplication::setOrganizationName("Netloom");
-  QApplication::setApplicationName("Netloom");
-  TestOnnxGui t;
-  return QTest::qExec(&t, argc, argv);
-}
+NETLOOM_GUI_TEST_MAIN(TestOnnxGui)
 
 #include "test_onnx_gui.moc"

@@ -3,6 +3,8 @@
 // starts a new project from that example, "New Empty Project" an empty one, a recent entry
 // opens that file; File ▸ Start Page comes back to it.
 #include <QApplication>
+
+#include "gui_test_main.h"
 #include <QListWidget>
 #include <QPushButton>
 #include <QTemporaryDir>
@@ -104,15 +106,6 @@ class TestStartPage : public QObject {
   }
 };
 
-int main(int argc, char** argv) {
-  // Settings (recent files) go to a scratch folder, never the user's.
-  QTemporaryDir config;
-  qputenv("XDG_CONFIG_HOME", config.path().toUtf8());
-  QApplication app(argc, argv);
-  QApplication::setOrganizationName("Netloom");
-  QApplication::setApplicationName("Netloom");
-  TestStartPage t;
-  return QTest::qExec(&t, argc, argv);
-}
+NETLOOM_GUI_TEST_MAIN(TestStartPage)
 
 #include "test_start_page.moc"

@@ -70,6 +70,19 @@ bool waitFinished(app::TrainingUi* t, int ms) {
 
 }  // namespace
 
+// A shown, active main window (so F5, F6 and Shift+F5 reach its actions) with a copy of the
+// spirals example open from a scratch folder.
+struct SpiralsWindow {
+  QTemporaryDir dir;
+  MainWindow window;
+  bool ready = false;
+  SpiralsWindow() {
+    window.show();
+    QApplication::setActiveWindow(&window);
+    ready = QTest::qWaitForWindowActive(&window) && window.openProject(spiralsCopy(dir));
+  }
+};
+
 class TestTrainingDashboard : public QObject {
   Q_OBJECT
 
@@ -77,13 +90,9 @@ class TestTrainingDashboard : public QObject {
   void initTestCase() { QStandardPaths::setTestModeEnabled(true); }
 
   void spiralsRunFromTheWindow() {
-    QTemporaryDir dir;
-    MainWindow w;
-    w.show();
-    // Shortcuts (F5, F6, Shift+F5) reach actions of the active window.
-    QApplication::setActiveWindow(&w);
-    QVERIFY(QTest::qWaitForWindowActive(&w));
-    QVERIFY(w.openProject(spiralsCopy(dir)));
+    SpiralsWindow s;
+    QVERIFY(s.ready);
+    MainWindow& w = s.window;
     app::TrainingUi* t = w.training();
     QVERIFY(t);
     QCOMPARE(t->settingsWidget()->settings().dataset.kind, std::string("spirals"));
@@ -177,7 +186,7 @@ class TestTrainingDashboard : public QObject {
 
     // The run is kept beside the project: settings, metrics, TensorBoard events, result.
     QDir run(t->currentRunFolder());
-    QVERIFY(run.absolutePath().startsWith(dir.path() + "/spirals_mlp.runs/run-"));
+    QVERIFY(run.absolutePath().startsWith(s.dir.path() + "/spirals_mlp.runs/run-"));
     QVERIFY(run.exists("settings.json"));
     QVERIFY(run.exists("metrics.csv"));
     QVERIFY(run.exists("result.json"));
@@ -199,15 +208,15 @@ class TestTrainingDashboard : public QObject {
     QVERIFY(t->startAction()->isEnabled());
 
     // Export: CSV reads back the same; charts as PNG and SVG.
-    QVERIFY(d->exportCsv(dir.filePath("out.csv")));
-    app::RunMetrics exported = app::RunMetrics::readCsv(dir.filePath("out.csv"));
+    QVERIFY(d->exportCsv(s.dir.filePath("out.csv")));
+    app::RunMetrics exported = app::RunMetrics::readCsv(s.dir.filePath("out.csv"));
     QCOMPARE(exported.steps.size(), size_t{100});
     QCOMPARE(exported.epochs.size(), size_t{4});
     QCOMPARE(float(exported.steps[42].loss), float(d->metrics().steps[42].loss));  // %.9g keeps float32
-    QVERIFY(d->exportCharts(dir.filePath("charts.png")));
-    QVERIFY(QImage(dir.filePath("charts.png")).width() > 100);
-    QVERIFY(d->exportCharts(dir.filePath("charts.svg")));
-    QFile svg(dir.filePath("charts.svg"));
+    QVERIFY(d->exportCharts(s.dir.filePath("charts.png")));
+    QVERIFY(QImage(s.dir.filePath("charts.png")).width() > 100);
+    QVERIFY(d->exportCharts(s.dir.filePath("charts.svg")));
+    QFile svg(s.dir.filePath("charts.svg"));
     QVERIFY(svg.open(QIODevice::ReadOnly));
     QVERIFY(svg.readAll().contains("<svg"));
 
@@ -258,13 +267,9 @@ class TestTrainingDashboard : public QObject {
   }
 
   void stopEndsWithinOneStep() {
-    QTemporaryDir dir;
-    MainWindow w;
-    w.show();
-    // Shortcuts (F5, F6, Shift+F5) reach actions of the active window.
-    QApplication::setActiveWindow(&w);
-    QVERIFY(QTest::qWaitForWindowActive(&w));
-    QVERIFY(w.openProject(spiralsCopy(dir)));
+    SpiralsWindow s;
+    QVERIFY(s.ready);
+    MainWindow& w = s.window;
     app::TrainingUi* t = w.training();
     retype(t->settingsWidget()->epochsSpin(), "500");
     QTest::keyClick(&w, Qt::Key_F5);
@@ -282,13 +287,9 @@ class TestTrainingDashboard : public QObject {
   }
 
   void pauseAndResume() {
-    QTemporaryDir dir;
-    MainWindow w;
-    w.show();
-    // Shortcuts (F5, F6, Shift+F5) reach actions of the active window.
-    QApplication::setActiveWindow(&w);
-    QVERIFY(QTest::qWaitForWindowActive(&w));
-    QVERIFY(w.openProject(spiralsCopy(dir)));
+    SpiralsWindow s;
+    QVERIFY(s.ready);
+    MainWindow& w = s.window;
     app::TrainingUi* t = w.training();
     retype(t->settingsWidget()->epochsSpin(), "500");
     QTest::keyClick(&w, Qt::Key_F5);
@@ -304,7 +305,7 @@ class TestTrainingDashboard : public QObject {
     QCOMPARE(t->controller()->stepsTaken(), paused_at);
 
     // Save a checkpoint while paused: it lands at once.
-    const QString checkpoint = dir.filePath("paused.safetensors");
+    const QString checkpoint = s.dir.filePath("paused.safetensors");
     QVERIFY(t->checkpointAction()->isEnabled());
     t->saveCheckpointNow(checkpoint);
     QTRY_VERIFY_WITH_TIMEOUT(QFile::exists(checkpoint), 10000);
@@ -330,13 +331,9 @@ class TestTrainingDashboard : public QObject {
   }
 
   void divergingRunShowsItsMessage() {
-    QTemporaryDir dir;
-    MainWindow w;
-    w.show();
-    // Shortcuts (F5, F6, Shift+F5) reach actions of the active window.
-    QApplication::setActiveWindow(&w);
-    QVERIFY(QTest::qWaitForWindowActive(&w));
-    QVERIFY(w.openProject(spiralsCopy(dir)));
+    SpiralsWindow s;
+    QVERIFY(s.ready);
+    MainWindow& w = s.window;
     app::TrainingUi* t = w.training();
     retype(t->settingsWidget()->epochsSpin(), "5");
     // Adam moves every weight by about the learning rate: 1e38 overflows float32 at once.
@@ -358,12 +355,9 @@ class TestTrainingDashboard : public QObject {
   }
 
   void openingAnotherProjectDuringARunKeepsItsWeightsOut() {
-    QTemporaryDir dir;
-    MainWindow w;
-    w.show();
-    QApplication::setActiveWindow(&w);
-    QVERIFY(QTest::qWaitForWindowActive(&w));
-    QVERIFY(w.openProject(spiralsCopy(dir)));
+    SpiralsWindow s;
+    QVERIFY(s.ready);
+    MainWindow& w = s.window;
     app::TrainingUi* t = w.training();
     retype(t->settingsWidget()->epochsSpin(), "500");
     QTest::keyClick(&w, Qt::Key_F5);
@@ -378,13 +372,9 @@ class TestTrainingDashboard : public QObject {
   }
 
   void badDataEndsWithAMessage() {
-    QTemporaryDir dir;
-    MainWindow w;
-    w.show();
-    // Shortcuts (F5, F6, Shift+F5) reach actions of the active window.
-    QApplication::setActiveWindow(&w);
-    QVERIFY(QTest::qWaitForWindowActive(&w));
-    QVERIFY(w.openProject(spiralsCopy(dir)));
+    SpiralsWindow s;
+    QVERIFY(s.ready);
+    MainWindow& w = s.window;
     app::TrainingUi* t = w.training();
     // Shapes are 28×28 images; the model's Input takes 2 features.
     t->settingsWidget()->datasetCombo()->setCurrentText("shapes");
