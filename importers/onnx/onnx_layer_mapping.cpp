@@ -198,6 +198,9 @@ void Importer::map_clip(const onnx::NodeProto& n) {
 void Importer::map_pool(const onnx::NodeProto& n) {
   bool is_max = n.op_type() == "MaxPool";
   if (n.output_size() > 1 && !n.output(1).empty()) no_layer("the Indices output has no layer form");
+  // The pooling layers run on float32; other element types (uint8 images) stay generic.
+  if (const ValueShape* s = shape_of(n.input(0)); s && s->elem_type && s->elem_type != onnx::TensorProto::FLOAT)
+    no_layer("only float32 pooling maps to a layer");
   std::vector<int64_t> k = attr_ints(n, "kernel_shape", {});
   if (k.size() != 2) no_layer("only 2-d pooling maps to a layer (MaxPool2d, AvgPool2d)");
   std::vector<int64_t> stride = attr_ints(n, "strides", {1, 1}), dil = attr_ints(n, "dilations", {1, 1});

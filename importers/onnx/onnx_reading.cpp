@@ -137,10 +137,17 @@ Tensor Importer::tensor_from_proto(const onnx::TensorProto& t, const std::string
     case onnx::TensorProto::INT32: dtype = DType::Int64; break;  // widened below
     case onnx::TensorProto::BOOL: dtype = DType::Bool; break;
     case onnx::TensorProto::DOUBLE: dtype = DType::Float32; break;  // narrowed below: Netloom computes in float32
-    default: fail(what, ": element type ", t.data_type(), " is not supported (float32, float64, int64, int32, bool)");
+    // Stored as they are; the generic ops compute them in a wider type and convert back.
+    case onnx::TensorProto::UINT8: dtype = DType::UInt8; break;
+    case onnx::TensorProto::FLOAT16: dtype = DType::Float16; break;
+    case onnx::TensorProto::BFLOAT16: dtype = DType::BFloat16; break;
+    default:
+      fail(what, ": element type ", t.data_type(),
+           " is not supported (float32, float64, float16, bfloat16, int64, int32, uint8, bool)");
   }
   size_t elem = t.data_type() == onnx::TensorProto::INT32 ? 4 : 8;
-  if (dtype == DType::Float32) elem = 4;
+  if (dtype == DType::Float32 || dtype == DType::Float16 || dtype == DType::BFloat16 || dtype == DType::UInt8)
+    elem = dtype_size(dtype);
   if (dtype == DType::Bool) elem = 1;
   if (t.data_type() == onnx::TensorProto::DOUBLE) elem = 8;
   size_t bytes = static_cast<size_t>(numel) * elem;
@@ -189,6 +196,14 @@ Tensor Importer::tensor_from_proto(const onnx::TensorProto& t, const std::string
   } else if (t.data_type() == onnx::TensorProto::BOOL) {  // bools travel in int32_data
     check(t.int32_data_size());
     for (int64_t i = 0; i < numel; ++i) out.data<bool>()[i] = t.int32_data(static_cast<int>(i)) != 0;
+  } else if (dtype == DType::UInt8) {  // so do uint8 values
+    check(t.int32_data_size());
+    auto* dst = static_cast<uint8_t*>(out.raw_data());
+    for (int64_t i = 0; i < numel; ++i) dst[i] = static_cast<uint8_t>(t.int32_data(static_cast<int>(i)));
+  } else if (dtype == DType::Float16 || dtype == DType::BFloat16) {  // and 16-bit floats, as their bits
+    check(t.int32_data_size());
+    auto* dst = static_cast<uint16_t*>(out.raw_data());
+    for (int64_t i = 0; i < numel; ++i) dst[i] = static_cast<uint16_t>(t.int32_data(static_cast<int>(i)));
   } else {
     check(t.int32_data_size());
     for (int64_t i = 0; i < numel; ++i) out.data<int64_t>()[i] = t.int32_data(static_cast<int>(i));

@@ -156,7 +156,56 @@ Tensor run_conv(const OpAttrs& a, const Tensor& x_in, const Tensor& w_in, const 
   return spatial == 1 ? y.squeeze(2) : y;
 }
 
-Tensor run_pool(const OpAttrs& a, const Tensor& x_in, bool is_max) {
+// MaxPool's Indices output: for each output of y (N×C×OH×OW), where its maximum lies in x
+// (N×C×H×W, unpadded), flattened over the whole input as ONNX defines it, row-major or, with
+// storage_order = 1, column-major within each image. The first of equal maxima wins.
+Tensor max_pool_indices(const OpAttrs& a, const Tensor& x_in, const Window& w, const Shape& y_shape) {
+  Tensor x = x_in.to(DType::Float32).contiguous();
+  bool column_major = a.i("storage_order", 0) != 0;
+  int64_t n = x.size(0), c = x.size(1), h = x.size(2), wd = x.size(3), oh = y_shape[2], ow = y_shape[3];
+  Tensor out = Tensor::empty(y_shape, DType::Int64);
+  const float* px = x.data<float>();
+  int64_t* po = out.data<int64_t>();
+  for (int64_t img = 0; img < n * c; ++img) {
+    const float* plane = px + img * h * wd;
+    for (int64_t oy = 0; oy < oh; ++oy)
+      for (int64_t ox = 0; ox < ow; ++ox) {
+        int64_t best = -1;
+        float best_v = -std::numeric_limits<float>::infinity();
+        for (int64_t ky = 0; ky < w.kernel[0]; ++ky)
+          for (int64_t kx = 0; kx < w.kernel[1]; ++kx) {
+            int64_t iy = oy * w.stride[0] - w.pads[0] + ky * w.dilation[0];
+            int64_t ix = ox * w.stride[1] - w.pads[1] + kx * w.dilation[1];
+            if (iy < 0 || iy >= h || ix < 0 || ix >= wd) continue;
+            float v = plane[iy * wd + ix];
+            if (best < 0 || v > best_v) {
+              best_v = v;
+              best = column_major ? ix * h + iy : iy * wd + ix;
+            }
+          }
+        po[(img * oh + oy) * ow + ox] = img * h * wd + std::max<int64_t>(best, 0);
+      }
+  }
+  return out;
+}
+
+// Pooling runs on float32: other element types (uint8 images) are pooled in float32 and
+// converted back, which is exact for MaxPool. With `indices`, MaxPool's second output too.
+Tensor run_pool(const OpAttrs& a, const Tensor& x_in, bool is_max, Tensor* indices = nullptr);
+
+std::vector<Tensor> run_pool_outputs(const OpAttrs& a, const Tensor& x, bool is_max, int num_outputs) {
+  if (x.dtype() != DType::Float32 && x.dtype() != DType::Int64 && x.dtype() != DType::Bool) {
+    std::vector<Tensor> out = run_pool_outputs(a, x.to(DType::Float32), is_max, num_outputs);
+    out[0] = x.dtype() == DType::UInt8 ? wrap_integer(round(out[0]), DType::UInt8) : out[0].to(x.dtype());
+    return out;
+  }
+  Tensor indices;
+  Tensor y = run_pool(a, x, is_max, num_outputs > 1 ? &indices : nullptr);
+  if (num_outputs > 1) return {y, indices};
+  return {y};
+}
+
+Tensor run_pool(const OpAttrs& a, const Tensor& x_in, bool is_max, Tensor* indices) {
   std::vector<int64_t> k = a.ints("kernel_shape");
   size_t spatial = k.size();
   if (spatial != 1 && spatial != 2) a.fail("only 1-d and 2-d pooling runs");
@@ -194,6 +243,10 @@ Tensor run_pool(const OpAttrs& a, const Tensor& x_in, bool is_max) {
       Tensor mask = pad_spatial(ones({1, 1, x.size(2), x.size(3)}), w2, 0.0);
       y = div(y, avg_pool2d(mask, p));
     }
+  }
+  if (indices) {
+    *indices = max_pool_indices(a, x, w2, y.shape());
+    if (spatial == 1) *indices = indices->squeeze(2);
   }
   return spatial == 1 ? y.squeeze(2) : y;
 }
@@ -320,10 +373,14 @@ void register_nn_ops(OpTable& t) {
                  if (k.size() != 1 && k.size() != 2) a.fail("only 1-d and 2-d pooling runs");
                  Window w = read_window(a, k, k.size());
                  if (!is_max) w.dilation.assign(k.size(), 1);
-                 if (a.num_outputs() > 1) a.fail("the Indices output is not supported");
-                 return std::vector<TensorInfo>{TensorInfo{x.dtype, window_out_shape(a, x, w, x.shape.at(1))}};
+                 if (a.num_outputs() > 1 && !is_max) a.fail("AveragePool has one output");
+                 TensorInfo y{x.dtype, window_out_shape(a, x, w, x.shape.at(1))};
+                 if (a.num_outputs() > 1) return std::vector<TensorInfo>{y, TensorInfo{DType::Int64, y.shape}};
+                 return std::vector<TensorInfo>{y};
                },
-               [is_max](const RunArgs& a, const std::vector<Tensor>& in) { return one(run_pool(a, in.at(0), is_max)); }};
+               [is_max](const RunArgs& a, const std::vector<Tensor>& in) {
+                 return run_pool_outputs(a, in.at(0), is_max, a.num_outputs());
+               }};
   }
 
   for (bool is_max : {true, false}) {
@@ -341,16 +398,42 @@ void register_nn_ops(OpTable& t) {
                }};
   }
 
+  // With training_mode = 1 (opset 14+) the node normalizes by the batch's own statistics and
+  // also gives the updated running mean and variance: running·momentum + batch·(1 − momentum),
+  // with the biased (population) batch variance, as ONNX defines it.
   t["BatchNormalization"] = OpImpl{[](const InferArgs& a) {
-                                     if (a.i("training_mode", 0)) a.fail("training_mode = 1 is not supported");
-                                     if (a.num_outputs() > 1) a.fail("only the Y output is supported");
-                                     return std::vector<TensorInfo>{a.input(0)};
+                                     bool training = a.i("training_mode", 0) != 0;
+                                     if (a.num_outputs() > 1 && !training)
+                                       a.fail("the running mean and variance outputs need training_mode = 1");
+                                     std::vector<TensorInfo> out{a.input(0)};
+                                     for (int k = 1; k < a.num_outputs() && k < 3; ++k) out.push_back(a.input(3));
+                                     if (a.num_outputs() > 3) a.fail("the saved mean and variance outputs (opset 9) are not supported");
+                                     return out;
                                    },
                                    [](const RunArgs& a, const std::vector<Tensor>& in) {
                                      const Tensor& x = in.at(0);
                                      size_t r = x.dim();
-                                     Tensor inv = rsqrt(add(per_channel(in.at(4), r), a.f("epsilon", 1e-5)));
-                                     Tensor y = mul(sub(x, per_channel(in.at(3), r)), mul(inv, per_channel(in.at(1), r)));
+                                     Tensor mu = in.at(3), var = in.at(4);
+                                     bool training = a.i("training_mode", 0) != 0;
+                                     if (training) {
+                                       std::vector<int64_t> dims{0};
+                                       for (int64_t d = 2; d < static_cast<int64_t>(r); ++d) dims.push_back(d);
+                                       Tensor batch_mu = mean(x, dims, false);
+                                       Tensor centered = sub(x, per_channel(batch_mu, r));
+                                       Tensor batch_var = mean(square(centered), dims, false);
+                                       double m = a.f("momentum", 0.9);
+                                       Tensor run_mu = add(mul(in.at(3), m), mul(batch_mu, 1.0 - m));
+                                       Tensor run_var = add(mul(in.at(4), m), mul(batch_var, 1.0 - m));
+                                       mu = batch_mu;
+                                       var = batch_var;
+                                       Tensor inv = rsqrt(add(per_channel(var, r), a.f("epsilon", 1e-5)));
+                                       Tensor y = add(mul(centered, mul(inv, per_channel(in.at(1), r))), per_channel(in.at(2), r));
+                                       std::vector<Tensor> out{y, run_mu, run_var};
+                                       out.resize(static_cast<size_t>(std::clamp(a.num_outputs(), 1, 3)));
+                                       return out;
+                                     }
+                                     Tensor inv = rsqrt(add(per_channel(var, r), a.f("epsilon", 1e-5)));
+                                     Tensor y = mul(sub(x, per_channel(mu, r)), mul(inv, per_channel(in.at(1), r)));
                                      return one(add(y, per_channel(in.at(2), r)));
                                    }};
 
