@@ -329,18 +329,22 @@ void register_shape_ops(OpTable& t) {
                        return one(tensor(std::vector<int64_t>{in.at(0).numel()}, Shape{}));
                      }};
 
-  // Dropout at inference is the identity; its mask, when asked for, is all true.
+  // Dropout at inference is the identity; its mask, when asked for, is all true. The ratio
+  // applies only with training_mode true, where dropping is random: that runs only for a
+  // ratio of 0 (the identity again), since no random mask can reproduce another runtime's.
   t["Dropout"] = OpImpl{[](const InferArgs& a) {
-                          if (a.has_input(2)) {
-                            const std::vector<int64_t>* mode = known(a, 2);
-                            if (!mode || *mode != std::vector<int64_t>{0})
-                              a.fail("training_mode (random dropout) is not supported");
-                          }
                           std::vector<TensorInfo> out{a.input(0)};
                           if (a.num_outputs() > 1) out.push_back(TensorInfo{DType::Bool, a.input(0).shape});
                           return out;
                         },
                         [](const RunArgs& a, const std::vector<Tensor>& in) {
+                          bool training = in.size() > 2 && in[2].defined() && in[2].to(DType::Float32).item() != 0;
+                          if (training) {
+                            double ratio = in.size() > 1 && in[1].defined() ? in[1].to(DType::Float32).item() : 0.5;
+                            if (ratio != 0)
+                              a.fail("training_mode with a ratio of " + std::to_string(ratio) +
+                                     " drops at random, which Netloom does not run in a generic node");
+                          }
                           std::vector<Tensor> out{in.at(0)};
                           if (a.num_outputs() > 1) out.push_back(ones(in[0].shape()).to(DType::Bool));
                           return out;
