@@ -80,6 +80,7 @@ class Importer {
 
   // ---- the model's envelope (onnx_reading.cpp) ----
   void check_opsets();
+  void check_old_opset() const;  // Note [Old opsets]
   void read_ranks();
   int64_t rank_of(const onnx::NodeProto& n, const std::string& value) const;
   const ValueShape* shape_of(const std::string& value) const;

@@ -16,6 +16,8 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <map>
+#include <set>
 
 #include "importers/onnx/onnx_importer.h"
 
@@ -32,6 +34,34 @@ double clean(double v) {
 }
 
 // ---- the model's envelope ----
+
+// Note [Old opsets]: Netloom implements the ops as opsets 7–18 define them. A model of an
+// older opset still imports when every node's op is one whose definition at that opset is
+// the one Netloom implements: `since` holds, per op, the opset from which its definition has
+// been Netloom's (later versions only accept more element types), and a model's opset must
+// be at least that. Add, Mul
+// … (legacy `broadcast` attribute before 7), BatchNormalization (`is_test`, `spatial`),
+// Dropout and the like changed meaning, so an opset-6 model using them is refused, naming them.
+void Importer::check_old_opset() const {
+  static const std::map<std::string, int64_t> since = {
+      {"GlobalAveragePool", 1}, {"GlobalMaxPool", 1}, {"Not", 1},        {"Softplus", 1},     {"Softsign", 1},
+      {"Identity", 1},          {"HardSigmoid", 6},   {"Elu", 6},        {"Selu", 6},         {"LeakyRelu", 6},
+      {"InstanceNormalization", 6}, {"Relu", 6},      {"Sigmoid", 6},    {"Tanh", 6},         {"Exp", 6},
+      {"Log", 6},               {"Sqrt", 6},          {"Abs", 6},        {"Neg", 6},          {"Floor", 6},
+      {"Ceil", 6},              {"Reciprocal", 6}};
+  std::set<std::string> changed;
+  for (const auto& n : g_.node()) {
+    if (!n.domain().empty() && n.domain() != "ai.onnx") continue;
+    auto it = since.find(n.op_type());
+    if (it == since.end() || it->second > opset_) changed.insert(n.op_type());
+  }
+  if (changed.empty()) return;
+  std::string names;
+  for (const auto& op : changed) names += (names.empty() ? "" : ", ") + op;
+  fail(file_, ": opset ", opset_, " is not supported (", kMinOpset, "–", kMaxOpset, "): ", names,
+       changed.size() == 1 ? " is" : " are", " defined differently at opset ", opset_,
+       " than Netloom implements (Note [Old opsets] lists the ops an older model may use)");
+}
 void Importer::check_opsets() {
   NL_CHECK(m_.has_graph(), file_, ": not an ONNX model (no graph)");
   for (const auto& op : m_.opset_import()) {
@@ -40,8 +70,8 @@ void Importer::check_opsets() {
     }
   }
   NL_CHECK(opset_ > 0, file_, ": not an ONNX model (no opset for the default domain)");
-  NL_CHECK(opset_ >= kMinOpset && opset_ <= kMaxOpset, file_, ": opset ", opset_, " is not supported (",
-           kMinOpset, "–", kMaxOpset, ")");
+  NL_CHECK(opset_ <= kMaxOpset, file_, ": opset ", opset_, " is not supported (", kMinOpset, "–", kMaxOpset, ")");
+  if (opset_ < kMinOpset) check_old_opset();
   for (const auto& n : g_.node())
     if (!n.domain().empty() && n.domain() != "ai.onnx")
       error(n, "operators of domain '" + n.domain() + "' (vendor contrib ops) are not supported");
