@@ -149,6 +149,65 @@ Tensor Importer::read_tensor(const onnx::TensorProto& t) const {
   });
 }
 
+// Note [Widened integers]: int8, int16, uint16, uint32 and uint64 tensors are read into
+// int64, as int32 ones are: the engine computes integers in int64, and every value of these
+// types is exact there (a uint64 value past int64's range is refused). Arithmetic on them
+// then follows int64, so an overflow the narrower type would wrap does not (uint8 keeps its
+// own dtype and wraps).
+int widened_integer_bytes(int32_t data_type) {
+  switch (data_type) {
+    case onnx::TensorProto::INT8: return 1;
+    case onnx::TensorProto::INT16:
+    case onnx::TensorProto::UINT16: return 2;
+    case onnx::TensorProto::UINT32: return 4;
+    case onnx::TensorProto::UINT64: return 8;
+    default: return 0;
+  }
+}
+
+Tensor Importer::widened_integers(const onnx::TensorProto& t, const std::string& what, const Shape& shape, int width,
+                                  const std::function<std::string(size_t, const std::string&)>& external) {
+  int64_t numel = shape.numel();
+  bool is_signed = t.data_type() == onnx::TensorProto::INT8 || t.data_type() == onnx::TensorProto::INT16;
+  size_t bytes = static_cast<size_t>(numel) * static_cast<size_t>(width);
+  std::string raw;
+  if (t.data_location() == onnx::TensorProto::EXTERNAL) {
+    raw = external(bytes, what);
+  } else if (t.has_raw_data()) {
+    NL_CHECK(t.raw_data().size() == bytes, what, ": raw_data holds ", t.raw_data().size(), " bytes, expected ", bytes);
+    raw = t.raw_data();
+  }
+  Tensor out = Tensor::empty(shape, DType::Int64);
+  auto* dst = out.data<int64_t>();
+  auto store = [&](int64_t i, uint64_t bits) {  // `bits`: the value's low `width` bytes
+    if (is_signed) {
+      int shift = 64 - 8 * width;
+      dst[i] = static_cast<int64_t>(bits << shift) >> shift;  // sign-extend
+    } else {
+      NL_CHECK(bits <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()), what, ": uint64 value ", bits,
+               " is past the int64 range Netloom computes integers in");
+      dst[i] = static_cast<int64_t>(bits);
+    }
+  };
+  if (!raw.empty() || bytes == 0) {
+    for (int64_t i = 0; i < numel; ++i) {
+      uint64_t bits = 0;
+      std::memcpy(&bits, raw.data() + static_cast<size_t>(i) * width, static_cast<size_t>(width));  // little-endian
+      store(i, bits);
+    }
+    return out;
+  }
+  // Typed fields: the 8- and 16-bit types travel in int32_data, uint32 and uint64 in uint64_data.
+  bool in_uint64 = width >= 4;
+  int size = in_uint64 ? t.uint64_data_size() : t.int32_data_size();
+  NL_CHECK(size == numel, what, ": holds ", size, " values, expected ", numel);
+  for (int64_t i = 0; i < numel; ++i) {
+    auto k = static_cast<int>(i);
+    store(i, in_uint64 ? t.uint64_data(k) : static_cast<uint64_t>(static_cast<uint32_t>(t.int32_data(k))));
+  }
+  return out;
+}
+
 // `external` reads a tensor stored outside the message (Note [External data]).
 Tensor Importer::tensor_from_proto(const onnx::TensorProto& t, const std::string& what,
                                 const std::function<std::string(size_t, const std::string&)>& external) {
@@ -160,6 +219,7 @@ Tensor Importer::tensor_from_proto(const onnx::TensorProto& t, const std::string
     numel *= d;
     shape.push_back(d);
   }
+  if (int width = widened_integer_bytes(t.data_type())) return widened_integers(t, what, shape, width, external);
   DType dtype;
   switch (t.data_type()) {
     case onnx::TensorProto::FLOAT: dtype = DType::Float32; break;
@@ -305,7 +365,7 @@ project::Project import_onnx_bytes(const std::string& bytes, const std::string& 
   return Importer(model, file, folder, options).run();
 }
 
-Tensor read_onnx_tensor_file(const std::string& path, std::string* name) {
+Tensor read_onnx_tensor_file(const std::string& path, std::string* name, int32_t declared_elem_type) {
   std::error_code ec;
   NL_CHECK(fs::is_regular_file(path, ec), path, ": no such file");
   std::ifstream f(path, std::ios::binary);
@@ -315,6 +375,9 @@ Tensor read_onnx_tensor_file(const std::string& path, std::string* name) {
   google::protobuf::io::CodedInputStream coded(&raw);
   NL_CHECK(t.ParseFromCodedStream(&coded) && coded.ConsumedEntireMessage(), path, ": not a valid TensorProto");
   if (name) *name = t.name();
+  // onnx 1.12 writes bfloat16 test data as uint16 tensors holding the bit patterns.
+  if (declared_elem_type == onnx::TensorProto::BFLOAT16 && t.data_type() == onnx::TensorProto::UINT16)
+    t.set_data_type(onnx::TensorProto::BFLOAT16);
   return Importer::tensor_from_proto(t, path, [&](size_t, const std::string& what) -> std::string {
     fail(what, ": external data is not supported in a tensor file");
   });
