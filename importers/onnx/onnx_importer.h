@@ -33,6 +33,8 @@ inline constexpr int kMinOpset = 7, kMaxOpset = 18;
 // Float attributes travel as float32: 1e-5 comes back as 9.99999975e-06. Seven significant
 // digits is what float32 holds, so round-tripped settings read as the user typed them.
 double clean(double v);
+// The ONNX element type of a dtype (defined with the exporter, in onnx_export.cpp).
+int32_t onnx_elem_type(DType t);
 // Bytes per element of an integer element type read into int64 (Note [Widened integers]), else 0.
 int widened_integer_bytes(int32_t data_type);
 

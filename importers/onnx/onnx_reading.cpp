@@ -176,6 +176,9 @@ Tensor Importer::widened_integers(const onnx::TensorProto& t, const std::string&
   } else if (t.has_raw_data()) {
     NL_CHECK(t.raw_data().size() == bytes, what, ": raw_data holds ", t.raw_data().size(), " bytes, expected ", bytes);
     raw = t.raw_data();
+  } else {  // typed fields: the 8- and 16-bit types travel in int32_data, uint32 and uint64 in uint64_data
+    int count = width >= 4 ? t.uint64_data_size() : t.int32_data_size();
+    NL_CHECK(count == numel, what, ": holds ", count, " values, expected ", numel);
   }
   Tensor out = Tensor::empty(shape, DType::Int64);
   auto* dst = out.data<int64_t>();
@@ -197,10 +200,7 @@ Tensor Importer::widened_integers(const onnx::TensorProto& t, const std::string&
     }
     return out;
   }
-  // Typed fields: the 8- and 16-bit types travel in int32_data, uint32 and uint64 in uint64_data.
   bool in_uint64 = width >= 4;
-  int size = in_uint64 ? t.uint64_data_size() : t.int32_data_size();
-  NL_CHECK(size == numel, what, ": holds ", size, " values, expected ", numel);
   for (int64_t i = 0; i < numel; ++i) {
     auto k = static_cast<int>(i);
     store(i, in_uint64 ? t.uint64_data(k) : static_cast<uint64_t>(static_cast<uint32_t>(t.int32_data(k))));
@@ -248,6 +248,12 @@ Tensor Importer::tensor_from_proto(const onnx::TensorProto& t, const std::string
     NL_CHECK(t.raw_data().size() == bytes, what, ": raw_data holds ", t.raw_data().size(), " bytes, expected ",
              bytes);
     raw = t.raw_data();
+  } else {  // typed fields: their count must match before anything is allocated
+    int count = t.data_type() == onnx::TensorProto::DOUBLE  ? t.double_data_size()
+                : t.data_type() == onnx::TensorProto::FLOAT ? t.float_data_size()
+                : t.data_type() == onnx::TensorProto::INT64 ? t.int64_data_size()
+                                                            : t.int32_data_size();
+    NL_CHECK(count == numel, what, ": holds ", count, " values, expected ", numel);
   }
   Tensor out = Tensor::empty(shape, dtype);
   if (!raw.empty() || bytes == 0) {
