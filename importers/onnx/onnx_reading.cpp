@@ -233,7 +233,7 @@ Tensor Importer::tensor_from_proto(const onnx::TensorProto& t, const std::string
     case onnx::TensorProto::BFLOAT16: dtype = DType::BFloat16; break;
     default:
       fail(what, ": element type ", t.data_type(),
-           " is not supported (float32, float64, float16, bfloat16, int64, int32, uint8, bool)");
+           " is not supported (float32, float64, float16, bfloat16, bool, integers)");
   }
   size_t elem = t.data_type() == onnx::TensorProto::INT32 ? 4 : 8;
   if (dtype == DType::Float32 || dtype == DType::Float16 || dtype == DType::BFloat16 || dtype == DType::UInt8)
