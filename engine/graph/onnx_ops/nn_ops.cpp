@@ -189,6 +189,57 @@ Tensor max_pool_indices(const OpAttrs& a, const Tensor& x_in, const Window& w, c
   return out;
 }
 
+// Pooling over 3 or more spatial dimensions, which the engine has no kernel for: the window
+// is walked offset by offset, each a strided slice of the padded input, folded by maximum or
+// sum (so gradients flow through the slices). Average divides by the window's share of real
+// input, or of input and explicit padding with count_include_pad.
+Tensor pool_nd(const OpAttrs& a, const Tensor& x, Window w, bool is_max) {
+  size_t n = w.kernel.size();
+  resolve_auto_pad(a, w, spatial_sizes(x));
+  std::vector<int64_t> outs, regular(2 * x.dim(), 0), extra(2 * x.dim(), 0);
+  for (size_t j = 0; j < n; ++j) {
+    int64_t in = x.size(static_cast<int>(2 + j)), o = out_size(w, j, in);
+    if (o <= 0) a.fail("the window is larger than the padded input");
+    outs.push_back(o);
+    regular[2 + j] = w.pads[j];
+    regular[x.dim() + 2 + j] = w.pads[j + n];
+    // ceil_mode's last window may reach past the end padding: pad that part too, as nothing.
+    int64_t need = (o - 1) * w.stride[j] + (w.kernel[j] - 1) * w.dilation[j] + 1;
+    extra[x.dim() + 2 + j] = std::max<int64_t>(0, need - (in + w.pads[j] + w.pads[j + n]));
+  }
+  double fill = is_max ? -std::numeric_limits<double>::infinity() : 0.0;
+  Tensor xp = pad_constant(pad_constant(x, regular, fill), extra, fill);
+  Tensor counts;  // for the average: how many elements of each window count
+  if (!is_max) {
+    Tensor real = ones(x.shape());
+    counts = a.i("count_include_pad", 0) ? pad_constant(pad_constant(real, regular, 1.0), extra, 0.0)
+                                         : pad_constant(pad_constant(real, regular, 0.0), extra, 0.0);
+  }
+  auto window_at = [&](const Tensor& t, const std::vector<int64_t>& offset) {
+    Tensor v = t;
+    for (size_t j = 0; j < n; ++j) {
+      int dim = static_cast<int>(2 + j);
+      int64_t start = offset[j] * w.dilation[j];
+      v = v.slice(dim, start, start + (outs[j] - 1) * w.stride[j] + 1, w.stride[j]);
+    }
+    return v;
+  };
+  Tensor y, c;
+  std::vector<int64_t> offset(n, 0);
+  while (true) {
+    Tensor v = window_at(xp, offset);
+    y = !y.defined() ? v : is_max ? maximum(y, v) : add(y, v);
+    if (!is_max) {
+      Tensor m = window_at(counts, offset);
+      c = c.defined() ? add(c, m) : m;
+    }
+    size_t j = n;  // next offset, the last dimension fastest
+    while (j > 0 && ++offset[j - 1] == w.kernel[j - 1]) offset[--j] = 0;
+    if (j == 0) break;
+  }
+  return is_max ? y : div(y, c);
+}
+
 // Pooling runs on float32: other element types (uint8 images) are pooled in float32 and
 // converted back, which is exact for MaxPool. With `indices`, MaxPool's second output too.
 Tensor run_pool(const OpAttrs& a, const Tensor& x_in, bool is_max, Tensor* indices = nullptr);
@@ -208,10 +259,14 @@ std::vector<Tensor> run_pool_outputs(const OpAttrs& a, const Tensor& x, bool is_
 Tensor run_pool(const OpAttrs& a, const Tensor& x_in, bool is_max, Tensor* indices) {
   std::vector<int64_t> k = a.ints("kernel_shape");
   size_t spatial = k.size();
-  if (spatial != 1 && spatial != 2) a.fail("only 1-d and 2-d pooling runs");
+  if (spatial == 0) a.fail("kernel_shape is empty");
   if (x_in.dim() != static_cast<int>(spatial) + 2) a.fail("the input's rank does not match kernel_shape");
   Window w = read_window(a, k, spatial);
   if (!is_max) w.dilation.assign(spatial, 1);
+  if (spatial > 2) {
+    if (indices) a.fail("the Indices output runs for 1-d and 2-d pooling only");
+    return pool_nd(a, x_in, w, is_max);
+  }
   resolve_auto_pad(a, w, spatial_sizes(x_in));
   Tensor x = spatial == 1 ? x_in.unsqueeze(2) : x_in;
   Window w2 = as_2d(w);
@@ -370,7 +425,8 @@ void register_nn_ops(OpTable& t) {
         OpImpl{[is_max](const InferArgs& a) {
                  const TensorInfo& x = a.input(0);
                  std::vector<int64_t> k = a.ints("kernel_shape");
-                 if (k.size() != 1 && k.size() != 2) a.fail("only 1-d and 2-d pooling runs");
+                 if (k.empty()) a.fail("kernel_shape is empty");
+                 if (k.size() > 2 && a.num_outputs() > 1) a.fail("the Indices output runs for 1-d and 2-d pooling only");
                  Window w = read_window(a, k, k.size());
                  if (!is_max) w.dilation.assign(k.size(), 1);
                  if (a.num_outputs() > 1 && !is_max) a.fail("AveragePool has one output");
