@@ -333,6 +333,11 @@ void register_shape_ops(OpTable& t) {
   // applies only with training_mode true, where dropping is random: that runs only for a
   // ratio of 0 (the identity again), since no random mask can reproduce another runtime's.
   t["Dropout"] = OpImpl{[](const InferArgs& a) {
+                          // Known early: training_mode set and the default ratio of 0.5.
+                          const std::vector<int64_t>* mode = known(a, 2);
+                          if (mode && !mode->empty() && (*mode)[0] != 0 && !a.has_input(1))
+                            a.fail("training_mode with the default ratio of 0.5 drops at random, which Netloom does "
+                                   "not run in a generic node");
                           std::vector<TensorInfo> out{a.input(0)};
                           if (a.num_outputs() > 1) out.push_back(TensorInfo{DType::Bool, a.input(0).shape});
                           return out;
