@@ -288,6 +288,29 @@ void register_shape_ops(OpTable& t) {
                          return one(cat(in, axis));
                        }};
 
+  // GatherElements is torch.gather: out[i][j] = x[index[i][j]][j] along axis 0. Negative
+  // indices count from the end. Float32 keeps its gradient; types exact in float32 (uint8,
+  // 16-bit floats, bool) are gathered there; int64 data is refused rather than rounded.
+  t["GatherElements"] = OpImpl{[](const InferArgs& a) {
+                                 const TensorInfo& x = a.input(0);
+                                 const TensorInfo& idx = a.input(1);
+                                 if (idx.dtype != DType::Int64) a.fail("indices must be integers");
+                                 if (idx.rank() != x.rank()) a.fail("indices must have the data's rank");
+                                 normalize_axis(a, a.i("axis", 0), x.rank());
+                                 return one(TensorInfo{x.dtype, idx.shape});
+                               },
+                               [](const RunArgs& a, const std::vector<Tensor>& in) {
+                                 const Tensor& x = in.at(0);
+                                 int64_t axis = normalize_axis(a, a.i("axis", 0), static_cast<int64_t>(x.dim()));
+                                 Tensor idx = in.at(1).to(DType::Int64);
+                                 idx = where(lt(idx, 0.0), add(idx, static_cast<double>(x.size(static_cast<int>(axis)))), idx);
+                                 if (x.dtype() == DType::Float32) return one(gather(x, axis, idx));
+                                 if (x.dtype() == DType::Int64 || x.dtype() == DType::Int32 || x.dtype() == DType::Float64)
+                                   a.fail(std::string("gathering ") + dtype_name(x.dtype()) + " data is not supported");
+                                 Tensor y = gather(x.to(DType::Float32), axis, idx);
+                                 return one(x.dtype() == DType::UInt8 ? wrap_integer(round(y), DType::UInt8) : y.to(x.dtype()));
+                               }};
+
   t["Gather"] = OpImpl{[](const InferArgs& a) {
                          const TensorInfo& x = a.input(0);
                          const TensorInfo& idx = a.input(1);
