@@ -347,7 +347,7 @@ class TestOnnxImport : public QObject {
         "test_globalmaxpool_precomputed", "test_hardsigmoid", "test_hardsigmoid_default", "test_hardsigmoid_example",
         "test_instancenorm_epsilon", "test_instancenorm_example", "test_max_float16", "test_max_float64",
         "test_max_int16", "test_max_int8", "test_max_uint16", "test_max_uint32", "test_max_uint64", "test_max_uint8",
-        "test_maxpool_2d_uint8", "test_gather_elements_0", "test_gather_elements_1", "test_gather_elements_negative_indices", "test_maxpool_3d_default", "test_averagepool_3d_default", "test_maxpool_with_argmax_2d_precomputed_pads",
+        "test_maxpool_2d_uint8", "test_gather_elements_0", "test_gathernd_example_float32", "test_gathernd_example_int32", "test_gathernd_example_int32_batch_dim1", "test_gather_elements_1", "test_gather_elements_negative_indices", "test_maxpool_3d_default", "test_averagepool_3d_default", "test_maxpool_with_argmax_2d_precomputed_pads",
         "test_maxpool_with_argmax_2d_precomputed_strides", "test_min_float16", "test_min_float64", "test_min_int16",
         "test_min_int8", "test_min_uint16", "test_min_uint32", "test_min_uint64", "test_min_uint8",
         "test_mod_mixed_sign_float16", "test_mod_mixed_sign_float64", "test_mod_mixed_sign_int16",
