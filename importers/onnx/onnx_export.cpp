@@ -18,6 +18,10 @@ int32_t onnx_elem_type(DType t) {
     case DType::Float32: return onnx::TensorProto::FLOAT;
     case DType::Int64: return onnx::TensorProto::INT64;
     case DType::Bool: return onnx::TensorProto::BOOL;
+    case DType::UInt8: return onnx::TensorProto::UINT8;
+    case DType::Float16: return onnx::TensorProto::FLOAT16;
+    case DType::BFloat16: return onnx::TensorProto::BFLOAT16;
+    case DType::Float64: return onnx::TensorProto::DOUBLE;
     default: fail("ONNX export: tensors of dtype ", dtype_name(t), " are not exported yet");
   }
 }

@@ -82,7 +82,7 @@ void Importer::map_generic(const onnx::NodeProto& n) {
         a[key + ".value"] = t->to(DType::Int64).contiguous().to_vector<int64_t>();
         if (t->dtype() == DType::Bool) a[key + ".dtype"] = int64_t{onnx::TensorProto::BOOL};
       } else {
-        if (t->dtype() != DType::Float32) a[key + ".dtype"] = int64_t{onnx::TensorProto::INT64};
+        if (t->dtype() != DType::Float32) a[key + ".dtype"] = int64_t{onnx_elem_type(t->dtype())};
         weights[key] = *t;
       }
     } else {
@@ -116,7 +116,7 @@ PortRef Importer::materialize_constant(const std::string& value) {
     a["in0.value"] = t.to(DType::Int64).contiguous().to_vector<int64_t>();
     if (t.dtype() == DType::Bool) a["in0.dtype"] = int64_t{onnx::TensorProto::BOOL};
   } else if (t.dtype() != DType::Float32) {
-    a["in0.dtype"] = int64_t{onnx::TensorProto::INT64};
+    a["in0.dtype"] = int64_t{onnx_elem_type(t.dtype())};
   }
   auto r = graph_.add_node("OnnxOp", free_name(value), a);
   NL_CHECK(r, file_, ": constant '", value, "': ", r.error);

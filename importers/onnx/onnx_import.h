@@ -37,7 +37,9 @@ project::Project import_onnx_bytes(const std::string& bytes, const std::string& 
 
 // A serialized TensorProto file (the backend tests' input_0.pb / output_0.pb), with the same
 // size checks as initializers; errors name the file.
-// `name` receives the tensor's name when given.
-Tensor read_onnx_tensor_file(const std::string& path, std::string* name = nullptr);
+// `name` receives the tensor's name when given. `declared_elem_type`: the ONNX element type
+// the model declares for the value, when known; a UINT16 file for a BFLOAT16 value is read as
+// the bfloat16 bit patterns it holds (how onnx 1.12 writes bfloat16 test data).
+Tensor read_onnx_tensor_file(const std::string& path, std::string* name = nullptr, int32_t declared_elem_type = 0);
 
 }  // namespace nl::importers

@@ -165,13 +165,22 @@ void Importer::add_input(const onnx::ValueInfoProto& in) {
   std::string dtype;
   if (tt.elem_type() == onnx::TensorProto::FLOAT)
     dtype = "float32";
-  else if (tt.elem_type() == onnx::TensorProto::INT64 || tt.elem_type() == onnx::TensorProto::INT32)
-    dtype = "int64";  // Netloom computes integers in int64; int32 data is widened as it is read
+  else if (tt.elem_type() == onnx::TensorProto::INT64 || tt.elem_type() == onnx::TensorProto::INT32 ||
+           widened_integer_bytes(tt.elem_type()))
+    dtype = "int64";  // Netloom computes integers in int64; narrower data is widened as it is read
   else if (tt.elem_type() == onnx::TensorProto::BOOL)
     dtype = "bool";
+  else if (tt.elem_type() == onnx::TensorProto::DOUBLE)
+    dtype = "float32";  // narrowed as it is read, as double initializers are
+  else if (tt.elem_type() == onnx::TensorProto::UINT8)
+    dtype = "uint8";
+  else if (tt.elem_type() == onnx::TensorProto::FLOAT16)
+    dtype = "float16";
+  else if (tt.elem_type() == onnx::TensorProto::BFLOAT16)
+    dtype = "bfloat16";
   else
     fail(file_, ": graph input '", in.name(), "' has element type ", tt.elem_type(),
-         " (float32, int64, int32 or bool only)");
+         " (float32, float64, float16, bfloat16, any integer type or bool only)");
   std::vector<int64_t> shape;
   for (const auto& d : tt.shape().dim()) shape.push_back(d.has_dim_value() ? d.dim_value() : -1);
   auto r = graph_.add_node("Input", free_name(in.name()), {{"shape", shape}, {"dtype", dtype}});

@@ -33,6 +33,10 @@ inline constexpr int kMinOpset = 7, kMaxOpset = 18;
 // Float attributes travel as float32: 1e-5 comes back as 9.99999975e-06. Seven significant
 // digits is what float32 holds, so round-tripped settings read as the user typed them.
 double clean(double v);
+// The ONNX element type of a dtype (defined with the exporter, in onnx_export.cpp).
+int32_t onnx_elem_type(DType t);
+// Bytes per element of an integer element type read into int64 (Note [Widened integers]), else 0.
+int widened_integer_bytes(int32_t data_type);
 
 // Thrown by a layer mapping when this node has no layer form (Div outside the GELU pattern, a
 // Conv whose weight is computed); the importer then makes it a generic OnnxOp node.
@@ -71,6 +75,9 @@ class Importer {
   // `external` reads a tensor stored outside the message (Note [External data]).
   static Tensor tensor_from_proto(const onnx::TensorProto& t, const std::string& what,
                                   const std::function<std::string(size_t, const std::string&)>& external);
+  // int8 … uint64 tensors, read into int64 (Note [Widened integers]); `width`: bytes per element.
+  static Tensor widened_integers(const onnx::TensorProto& t, const std::string& what, const Shape& shape, int width,
+                                 const std::function<std::string(size_t, const std::string&)>& external);
 
  private:
   [[noreturn]] void error(const onnx::NodeProto& n, const std::string& what) const {
@@ -80,6 +87,7 @@ class Importer {
 
   // ---- the model's envelope (onnx_reading.cpp) ----
   void check_opsets();
+  void check_old_opset() const;  // Note [Old opsets]
   void read_ranks();
   int64_t rank_of(const onnx::NodeProto& n, const std::string& value) const;
   const ValueShape* shape_of(const std::string& value) const;

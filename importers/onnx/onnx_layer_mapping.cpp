@@ -198,6 +198,9 @@ void Importer::map_clip(const onnx::NodeProto& n) {
 void Importer::map_pool(const onnx::NodeProto& n) {
   bool is_max = n.op_type() == "MaxPool";
   if (n.output_size() > 1 && !n.output(1).empty()) no_layer("the Indices output has no layer form");
+  // The pooling layers run on float32; other element types (uint8 images) stay generic.
+  if (const ValueShape* s = shape_of(n.input(0)); s && s->elem_type && s->elem_type != onnx::TensorProto::FLOAT)
+    no_layer("only float32 pooling maps to a layer");
   std::vector<int64_t> k = attr_ints(n, "kernel_shape", {});
   if (k.size() != 2) no_layer("only 2-d pooling maps to a layer (MaxPool2d, AvgPool2d)");
   std::vector<int64_t> stride = attr_ints(n, "strides", {1, 1}), dil = attr_ints(n, "dilations", {1, 1});
@@ -277,7 +280,7 @@ void Importer::map_dropout(const onnx::NodeProto& n) {
     if (!mode || mode->to(DType::Int64).to_vector<int64_t>() != std::vector<int64_t>{0})
       no_layer("Dropout with training_mode is random");
   }
-  if (n.output_size() > 1 && !n.output(1).empty() && consumers_.count(n.output(1)))
+  if (n.output_size() > 1 && !n.output(1).empty() && (consumers_.count(n.output(1)) || is_graph_output(n.output(1))))
     no_layer("the mask output has no layer form");
   double p = opset_ >= 12 ? (n.input_size() > 1 && !n.input(1).empty() ? const_scalar(n.input(1)).value_or(0.5)
                                                                        : 0.5)
@@ -331,8 +334,10 @@ void Importer::map_split(const onnx::NodeProto& n) {
   else if (opset_ < 13)
     sizes = attr_ints(n, "split", {});
   AttrMap a = {{"dim", attr_i(n, "axis", 0)}, {"num_outputs", int64_t{n.output_size()}}};
-  // Equal sizes are what an empty list means, and keep a round trip's attributes as drawn.
-  bool equal = std::all_of(sizes.begin(), sizes.end(), [&](int64_t v) { return v == sizes.front(); });
+  // Equal sizes are what an empty list means, and keep a round trip's attributes as drawn;
+  // not zero sizes (an empty input split into empty parts), which equal parts cannot give.
+  bool equal = std::all_of(sizes.begin(), sizes.end(), [&](int64_t v) { return v == sizes.front(); }) &&
+               !sizes.empty() && sizes.front() > 0;
   if (!sizes.empty() && !equal) a["sizes"] = sizes;
   NodeId id = add_layer(n, "Split", a);
   connect(n, n.input(0), id, 0);

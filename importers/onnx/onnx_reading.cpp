@@ -16,6 +16,8 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <map>
+#include <set>
 
 #include "importers/onnx/onnx_importer.h"
 
@@ -32,6 +34,34 @@ double clean(double v) {
 }
 
 // ---- the model's envelope ----
+
+// Note [Old opsets]: Netloom implements the ops as opsets 7–18 define them. A model of an
+// older opset still imports when every node's op is one whose definition at that opset is
+// the one Netloom implements: `since` holds, per op, the opset from which its definition has
+// been Netloom's (later versions only accept more element types), and a model's opset must
+// be at least that. Add, Mul
+// … (legacy `broadcast` attribute before 7), BatchNormalization (`is_test`, `spatial`),
+// Dropout and the like changed meaning, so an opset-6 model using them is refused, naming them.
+void Importer::check_old_opset() const {
+  static const std::map<std::string, int64_t> since = {
+      {"GlobalAveragePool", 1}, {"GlobalMaxPool", 1}, {"Not", 1},        {"Softplus", 1},     {"Softsign", 1},
+      {"Identity", 1},          {"HardSigmoid", 6},   {"Elu", 6},        {"Selu", 6},         {"LeakyRelu", 6},
+      {"InstanceNormalization", 6}, {"Relu", 6},      {"Sigmoid", 6},    {"Tanh", 6},         {"Exp", 6},
+      {"Log", 6},               {"Sqrt", 6},          {"Abs", 6},        {"Neg", 6},          {"Floor", 6},
+      {"Ceil", 6},              {"Reciprocal", 6}};
+  std::set<std::string> changed;
+  for (const auto& n : g_.node()) {
+    if (!n.domain().empty() && n.domain() != "ai.onnx") continue;
+    auto it = since.find(n.op_type());
+    if (it == since.end() || it->second > opset_) changed.insert(n.op_type());
+  }
+  if (changed.empty()) return;
+  std::string names;
+  for (const auto& op : changed) names += (names.empty() ? "" : ", ") + op;
+  fail(file_, ": opset ", opset_, " is not supported (", kMinOpset, "–", kMaxOpset, "): ", names,
+       changed.size() == 1 ? " is" : " are", " defined differently at opset ", opset_,
+       " than Netloom implements (Note [Old opsets] lists the ops an older model may use)");
+}
 void Importer::check_opsets() {
   NL_CHECK(m_.has_graph(), file_, ": not an ONNX model (no graph)");
   for (const auto& op : m_.opset_import()) {
@@ -40,8 +70,8 @@ void Importer::check_opsets() {
     }
   }
   NL_CHECK(opset_ > 0, file_, ": not an ONNX model (no opset for the default domain)");
-  NL_CHECK(opset_ >= kMinOpset && opset_ <= kMaxOpset, file_, ": opset ", opset_, " is not supported (",
-           kMinOpset, "–", kMaxOpset, ")");
+  NL_CHECK(opset_ <= kMaxOpset, file_, ": opset ", opset_, " is not supported (", kMinOpset, "–", kMaxOpset, ")");
+  if (opset_ < kMinOpset) check_old_opset();
   for (const auto& n : g_.node())
     if (!n.domain().empty() && n.domain() != "ai.onnx")
       error(n, "operators of domain '" + n.domain() + "' (vendor contrib ops) are not supported");
@@ -119,6 +149,65 @@ Tensor Importer::read_tensor(const onnx::TensorProto& t) const {
   });
 }
 
+// Note [Widened integers]: int8, int16, uint16, uint32 and uint64 tensors are read into
+// int64, as int32 ones are: the engine computes integers in int64, and every value of these
+// types is exact there (a uint64 value past int64's range is refused). Arithmetic on them
+// then follows int64, so an overflow the narrower type would wrap does not (uint8 keeps its
+// own dtype and wraps).
+int widened_integer_bytes(int32_t data_type) {
+  switch (data_type) {
+    case onnx::TensorProto::INT8: return 1;
+    case onnx::TensorProto::INT16:
+    case onnx::TensorProto::UINT16: return 2;
+    case onnx::TensorProto::UINT32: return 4;
+    case onnx::TensorProto::UINT64: return 8;
+    default: return 0;
+  }
+}
+
+Tensor Importer::widened_integers(const onnx::TensorProto& t, const std::string& what, const Shape& shape, int width,
+                                  const std::function<std::string(size_t, const std::string&)>& external) {
+  int64_t numel = shape.numel();
+  bool is_signed = t.data_type() == onnx::TensorProto::INT8 || t.data_type() == onnx::TensorProto::INT16;
+  size_t bytes = static_cast<size_t>(numel) * static_cast<size_t>(width);
+  std::string raw;
+  if (t.data_location() == onnx::TensorProto::EXTERNAL) {
+    raw = external(bytes, what);
+  } else if (t.has_raw_data()) {
+    NL_CHECK(t.raw_data().size() == bytes, what, ": raw_data holds ", t.raw_data().size(), " bytes, expected ", bytes);
+    raw = t.raw_data();
+  } else {  // typed fields: the 8- and 16-bit types travel in int32_data, uint32 and uint64 in uint64_data
+    int count = width >= 4 ? t.uint64_data_size() : t.int32_data_size();
+    NL_CHECK(count == numel, what, ": holds ", count, " values, expected ", numel);
+  }
+  Tensor out = Tensor::empty(shape, DType::Int64);
+  auto* dst = out.data<int64_t>();
+  auto store = [&](int64_t i, uint64_t bits) {  // `bits`: the value's low `width` bytes
+    if (is_signed) {
+      int shift = 64 - 8 * width;
+      dst[i] = static_cast<int64_t>(bits << shift) >> shift;  // sign-extend
+    } else {
+      NL_CHECK(bits <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()), what, ": uint64 value ", bits,
+               " is past the int64 range Netloom computes integers in");
+      dst[i] = static_cast<int64_t>(bits);
+    }
+  };
+  if (!raw.empty() || bytes == 0) {
+    for (int64_t i = 0; i < numel; ++i) {
+      uint64_t bits = 0;
+      std::memcpy(&bits, raw.data() + static_cast<size_t>(i) * width, static_cast<size_t>(width));  // little-endian
+      store(i, bits);
+    }
+    return out;
+  }
+  bool in_uint64 = width >= 4;
+  for (int64_t i = 0; i < numel; ++i) {
+    auto k = static_cast<int>(i);
+    store(i, in_uint64 ? t.uint64_data(k) : static_cast<uint64_t>(static_cast<uint32_t>(t.int32_data(k))));
+  }
+  return out;
+}
+
 // `external` reads a tensor stored outside the message (Note [External data]).
 Tensor Importer::tensor_from_proto(const onnx::TensorProto& t, const std::string& what,
                                 const std::function<std::string(size_t, const std::string&)>& external) {
@@ -130,6 +219,7 @@ Tensor Importer::tensor_from_proto(const onnx::TensorProto& t, const std::string
     numel *= d;
     shape.push_back(d);
   }
+  if (int width = widened_integer_bytes(t.data_type())) return widened_integers(t, what, shape, width, external);
   DType dtype;
   switch (t.data_type()) {
     case onnx::TensorProto::FLOAT: dtype = DType::Float32; break;
@@ -137,10 +227,17 @@ Tensor Importer::tensor_from_proto(const onnx::TensorProto& t, const std::string
     case onnx::TensorProto::INT32: dtype = DType::Int64; break;  // widened below
     case onnx::TensorProto::BOOL: dtype = DType::Bool; break;
     case onnx::TensorProto::DOUBLE: dtype = DType::Float32; break;  // narrowed below: Netloom computes in float32
-    default: fail(what, ": element type ", t.data_type(), " is not supported (float32, float64, int64, int32, bool)");
+    // Stored as they are; the generic ops compute them in a wider type and convert back.
+    case onnx::TensorProto::UINT8: dtype = DType::UInt8; break;
+    case onnx::TensorProto::FLOAT16: dtype = DType::Float16; break;
+    case onnx::TensorProto::BFLOAT16: dtype = DType::BFloat16; break;
+    default:
+      fail(what, ": element type ", t.data_type(),
+           " is not supported (float32, float64, float16, bfloat16, bool, integers)");
   }
   size_t elem = t.data_type() == onnx::TensorProto::INT32 ? 4 : 8;
-  if (dtype == DType::Float32) elem = 4;
+  if (dtype == DType::Float32 || dtype == DType::Float16 || dtype == DType::BFloat16 || dtype == DType::UInt8)
+    elem = dtype_size(dtype);
   if (dtype == DType::Bool) elem = 1;
   if (t.data_type() == onnx::TensorProto::DOUBLE) elem = 8;
   size_t bytes = static_cast<size_t>(numel) * elem;
@@ -151,6 +248,12 @@ Tensor Importer::tensor_from_proto(const onnx::TensorProto& t, const std::string
     NL_CHECK(t.raw_data().size() == bytes, what, ": raw_data holds ", t.raw_data().size(), " bytes, expected ",
              bytes);
     raw = t.raw_data();
+  } else {  // typed fields: their count must match before anything is allocated
+    int count = t.data_type() == onnx::TensorProto::DOUBLE  ? t.double_data_size()
+                : t.data_type() == onnx::TensorProto::FLOAT ? t.float_data_size()
+                : t.data_type() == onnx::TensorProto::INT64 ? t.int64_data_size()
+                                                            : t.int32_data_size();
+    NL_CHECK(count == numel, what, ": holds ", count, " values, expected ", numel);
   }
   Tensor out = Tensor::empty(shape, dtype);
   if (!raw.empty() || bytes == 0) {
@@ -189,6 +292,14 @@ Tensor Importer::tensor_from_proto(const onnx::TensorProto& t, const std::string
   } else if (t.data_type() == onnx::TensorProto::BOOL) {  // bools travel in int32_data
     check(t.int32_data_size());
     for (int64_t i = 0; i < numel; ++i) out.data<bool>()[i] = t.int32_data(static_cast<int>(i)) != 0;
+  } else if (dtype == DType::UInt8) {  // so do uint8 values
+    check(t.int32_data_size());
+    auto* dst = static_cast<uint8_t*>(out.raw_data());
+    for (int64_t i = 0; i < numel; ++i) dst[i] = static_cast<uint8_t>(t.int32_data(static_cast<int>(i)));
+  } else if (dtype == DType::Float16 || dtype == DType::BFloat16) {  // and 16-bit floats, as their bits
+    check(t.int32_data_size());
+    auto* dst = static_cast<uint16_t*>(out.raw_data());
+    for (int64_t i = 0; i < numel; ++i) dst[i] = static_cast<uint16_t>(t.int32_data(static_cast<int>(i)));
   } else {
     check(t.int32_data_size());
     for (int64_t i = 0; i < numel; ++i) out.data<int64_t>()[i] = t.int32_data(static_cast<int>(i));
@@ -260,7 +371,7 @@ project::Project import_onnx_bytes(const std::string& bytes, const std::string& 
   return Importer(model, file, folder, options).run();
 }
 
-Tensor read_onnx_tensor_file(const std::string& path, std::string* name) {
+Tensor read_onnx_tensor_file(const std::string& path, std::string* name, int32_t declared_elem_type) {
   std::error_code ec;
   NL_CHECK(fs::is_regular_file(path, ec), path, ": no such file");
   std::ifstream f(path, std::ios::binary);
@@ -270,6 +381,9 @@ Tensor read_onnx_tensor_file(const std::string& path, std::string* name) {
   google::protobuf::io::CodedInputStream coded(&raw);
   NL_CHECK(t.ParseFromCodedStream(&coded) && coded.ConsumedEntireMessage(), path, ": not a valid TensorProto");
   if (name) *name = t.name();
+  // onnx 1.12 writes bfloat16 test data as uint16 tensors holding the bit patterns.
+  if (declared_elem_type == onnx::TensorProto::BFLOAT16 && t.data_type() == onnx::TensorProto::UINT16)
+    t.set_data_type(onnx::TensorProto::BFLOAT16);
   return Importer::tensor_from_proto(t, path, [&](size_t, const std::string& what) -> std::string {
     fail(what, ": external data is not supported in a tensor file");
   });

@@ -21,7 +21,12 @@ SymShape declared_shape(const std::vector<int64_t>& dims) {
 }
 
 DType dtype_of_choice(const std::string& name) {
-  return name == "int64" ? DType::Int64 : name == "bool" ? DType::Bool : DType::Float32;
+  if (name == "int64") return DType::Int64;
+  if (name == "bool") return DType::Bool;
+  if (name == "uint8") return DType::UInt8;
+  if (name == "float16") return DType::Float16;
+  if (name == "bfloat16") return DType::BFloat16;
+  return DType::Float32;
 }
 
 std::string concrete_str(const Tensor& t) {
@@ -38,8 +43,9 @@ LayerSchema input_schema() {
   s.outputs = {port("output", PortType::Any)};
   s.attrs = {AttrSpec::ints("shape", {-1, 2}, -1, std::nullopt,
                             "Shape of the input tensor; -1 = decided by the data (the first -1 is the batch N)"),
-             AttrSpec::choice("dtype", "float32", {"float32", "int64", "bool"},
-                              "float32 for features and images, int64 for token or class indices, bool for masks")};
+             AttrSpec::choice("dtype", "float32", {"float32", "int64", "bool", "uint8", "float16", "bfloat16"},
+                              "float32 for features and images, int64 for token or class indices, bool for masks; "
+                              "uint8, float16 and bfloat16 for imported models that take them")};
   s.infer = [](LayerContext& c) {
     c.outputs = {TensorInfo{dtype_of_choice(c.text("dtype")), declared_shape(c.ints("shape"))}};
   };

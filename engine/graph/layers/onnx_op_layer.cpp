@@ -70,8 +70,16 @@ std::vector<ConstInput> const_inputs(const LayerContext& ctx, const std::vector<
                      std::get<int64_t>(dt->second) == 9;
       c.info.dtype = is_bool ? DType::Bool : DType::Int64;
     } else if (auto dt = ctx.attrs().find(key(j, ".dtype")); dt != ctx.attrs().end()) {
-      c.info.dtype = std::holds_alternative<int64_t>(dt->second) && std::get<int64_t>(dt->second) == 1 ? DType::Float32
-                                                                                                       : DType::Int64;
+      // A held tensor of another element type (ONNX numbering): its dtype, int64 for the
+      // integer types Netloom widens.
+      int64_t onnx_type = std::holds_alternative<int64_t>(dt->second) ? std::get<int64_t>(dt->second) : 7;
+      c.info.dtype = onnx_type == 1    ? DType::Float32
+                     : onnx_type == 2  ? DType::UInt8
+                     : onnx_type == 10 ? DType::Float16
+                     : onnx_type == 16 ? DType::BFloat16
+                     : onnx_type == 11 ? DType::Float64
+                     : onnx_type == 9  ? DType::Bool
+                                       : DType::Int64;
     }
     out.push_back(c);
   }

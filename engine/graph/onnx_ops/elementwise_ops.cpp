@@ -77,7 +77,22 @@ Tensor integer_div_mod(const Tensor& a_in, const Tensor& b_in, bool div, bool fm
 
 using BinaryFn = std::function<Tensor(const OpAttrs&, const Tensor&, const Tensor&)>;
 
+// The engine's kernels compute in float32 and int64. Inputs of the storage-only types are
+// computed in the wider type and converted back as ONNX defines: uint8 wraps modulo 256
+// (Add 250 + 10 = 4), float16 and bfloat16 round to nearest even.
+BinaryFn widened(BinaryFn fn, bool to_bool) {
+  return [fn, to_bool](const OpAttrs& a, const Tensor& x, const Tensor& y) {
+    DType d = x.dtype();
+    if (d != DType::UInt8 && d != DType::Float16 && d != DType::BFloat16) return fn(a, x, y);
+    DType wide = d == DType::UInt8 ? DType::Int64 : DType::Float32;
+    Tensor r = fn(a, x.to(wide), y.to(wide));
+    if (to_bool) return r;
+    return d == DType::UInt8 ? wrap_integer(r, d) : r.to(d);
+  };
+}
+
 void binary(OpTable& t, const std::string& name, BinaryFn fn, bool to_bool = false) {
+  fn = widened(std::move(fn), to_bool);
   t[name] = OpImpl{[to_bool](const InferArgs& a) {
                      return std::vector<TensorInfo>{
                          broadcast_info(a, 0, 2, to_bool ? DType::Bool : a.input(0).dtype)};
@@ -89,6 +104,7 @@ void binary(OpTable& t, const std::string& name, BinaryFn fn, bool to_bool = fal
 
 // Max, Min, Sum, Mean: any number of broadcasting inputs.
 void variadic(OpTable& t, const std::string& name, BinaryFn fold, bool mean = false) {
+  fold = widened(std::move(fold), false);
   t[name] = OpImpl{[](const InferArgs& a) {
                      if (a.num_inputs() == 0) a.fail("needs at least one input");
                      return std::vector<TensorInfo>{broadcast_info(a, 0, a.num_inputs(), a.input(0).dtype)};

@@ -156,13 +156,117 @@ Tensor run_conv(const OpAttrs& a, const Tensor& x_in, const Tensor& w_in, const 
   return spatial == 1 ? y.squeeze(2) : y;
 }
 
-Tensor run_pool(const OpAttrs& a, const Tensor& x_in, bool is_max) {
+// MaxPool's Indices output: for each output of y (N×C×OH×OW), where its maximum lies in x
+// (N×C×H×W, unpadded), flattened over the whole input as ONNX defines it, row-major or, with
+// storage_order = 1, column-major within each image. The first of equal maxima wins.
+Tensor max_pool_indices(const OpAttrs& a, const Tensor& x_in, const Window& w, const Shape& y_shape) {
+  Tensor x = x_in.to(DType::Float32).contiguous();
+  bool column_major = a.i("storage_order", 0) != 0;
+  int64_t n = x.size(0), c = x.size(1), h = x.size(2), wd = x.size(3), oh = y_shape[2], ow = y_shape[3];
+  Tensor out = Tensor::empty(y_shape, DType::Int64);
+  const float* px = x.data<float>();
+  int64_t* po = out.data<int64_t>();
+  for (int64_t img = 0; img < n * c; ++img) {
+    const float* plane = px + img * h * wd;
+    for (int64_t oy = 0; oy < oh; ++oy)
+      for (int64_t ox = 0; ox < ow; ++ox) {
+        int64_t best = -1;
+        float best_v = -std::numeric_limits<float>::infinity();
+        for (int64_t ky = 0; ky < w.kernel[0]; ++ky)
+          for (int64_t kx = 0; kx < w.kernel[1]; ++kx) {
+            int64_t iy = oy * w.stride[0] - w.pads[0] + ky * w.dilation[0];
+            int64_t ix = ox * w.stride[1] - w.pads[1] + kx * w.dilation[1];
+            if (iy < 0 || iy >= h || ix < 0 || ix >= wd) continue;
+            float v = plane[iy * wd + ix];
+            if (best < 0 || v > best_v) {
+              best_v = v;
+              best = column_major ? ix * h + iy : iy * wd + ix;
+            }
+          }
+        po[(img * oh + oy) * ow + ox] = img * h * wd + std::max<int64_t>(best, 0);
+      }
+  }
+  return out;
+}
+
+// Pooling over 3 or more spatial dimensions, which the engine has no kernel for: the window
+// is walked offset by offset, each a strided slice of the padded input, folded by maximum or
+// sum (so gradients flow through the slices). Average divides by the window's share of real
+// input, or of input and explicit padding with count_include_pad.
+Tensor pool_nd(const OpAttrs& a, const Tensor& x, Window w, bool is_max) {
+  size_t n = w.kernel.size();
+  resolve_auto_pad(a, w, spatial_sizes(x));
+  std::vector<int64_t> outs, regular(2 * x.dim(), 0), extra(2 * x.dim(), 0);
+  for (size_t j = 0; j < n; ++j) {
+    int64_t in = x.size(static_cast<int>(2 + j)), o = out_size(w, j, in);
+    if (o <= 0) a.fail("the window is larger than the padded input");
+    outs.push_back(o);
+    regular[2 + j] = w.pads[j];
+    regular[x.dim() + 2 + j] = w.pads[j + n];
+    // ceil_mode's last window may reach past the end padding: pad that part too, as nothing.
+    int64_t need = (o - 1) * w.stride[j] + (w.kernel[j] - 1) * w.dilation[j] + 1;
+    extra[x.dim() + 2 + j] = std::max<int64_t>(0, need - (in + w.pads[j] + w.pads[j + n]));
+  }
+  double fill = is_max ? -std::numeric_limits<double>::infinity() : 0.0;
+  Tensor xp = pad_constant(pad_constant(x, regular, fill), extra, fill);
+  Tensor counts;  // for the average: how many elements of each window count
+  if (!is_max) {
+    Tensor real = ones(x.shape());
+    counts = a.i("count_include_pad", 0) ? pad_constant(pad_constant(real, regular, 1.0), extra, 0.0)
+                                         : pad_constant(pad_constant(real, regular, 0.0), extra, 0.0);
+  }
+  auto window_at = [&](const Tensor& t, const std::vector<int64_t>& offset) {
+    Tensor v = t;
+    for (size_t j = 0; j < n; ++j) {
+      int dim = static_cast<int>(2 + j);
+      int64_t start = offset[j] * w.dilation[j];
+      v = v.slice(dim, start, start + (outs[j] - 1) * w.stride[j] + 1, w.stride[j]);
+    }
+    return v;
+  };
+  Tensor y, c;
+  std::vector<int64_t> offset(n, 0);
+  while (true) {
+    Tensor v = window_at(xp, offset);
+    y = !y.defined() ? v : is_max ? maximum(y, v) : add(y, v);
+    if (!is_max) {
+      Tensor m = window_at(counts, offset);
+      c = c.defined() ? add(c, m) : m;
+    }
+    size_t j = n;  // next offset, the last dimension fastest
+    while (j > 0 && ++offset[j - 1] == w.kernel[j - 1]) offset[--j] = 0;
+    if (j == 0) break;
+  }
+  return is_max ? y : div(y, c);
+}
+
+// Pooling runs on float32: other element types (uint8 images) are pooled in float32 and
+// converted back, which is exact for MaxPool. With `indices`, MaxPool's second output too.
+Tensor run_pool(const OpAttrs& a, const Tensor& x_in, bool is_max, Tensor* indices = nullptr);
+
+std::vector<Tensor> run_pool_outputs(const OpAttrs& a, const Tensor& x, bool is_max, int num_outputs) {
+  if (x.dtype() != DType::Float32 && x.dtype() != DType::Int64 && x.dtype() != DType::Bool) {
+    std::vector<Tensor> out = run_pool_outputs(a, x.to(DType::Float32), is_max, num_outputs);
+    out[0] = x.dtype() == DType::UInt8 ? wrap_integer(round(out[0]), DType::UInt8) : out[0].to(x.dtype());
+    return out;
+  }
+  Tensor indices;
+  Tensor y = run_pool(a, x, is_max, num_outputs > 1 ? &indices : nullptr);
+  if (num_outputs > 1) return {y, indices};
+  return {y};
+}
+
+Tensor run_pool(const OpAttrs& a, const Tensor& x_in, bool is_max, Tensor* indices) {
   std::vector<int64_t> k = a.ints("kernel_shape");
   size_t spatial = k.size();
-  if (spatial != 1 && spatial != 2) a.fail("only 1-d and 2-d pooling runs");
+  if (spatial == 0) a.fail("kernel_shape is empty");
   if (x_in.dim() != static_cast<int>(spatial) + 2) a.fail("the input's rank does not match kernel_shape");
   Window w = read_window(a, k, spatial);
   if (!is_max) w.dilation.assign(spatial, 1);
+  if (spatial > 2) {
+    if (indices) a.fail("the Indices output runs for 1-d and 2-d pooling only");
+    return pool_nd(a, x_in, w, is_max);
+  }
   resolve_auto_pad(a, w, spatial_sizes(x_in));
   Tensor x = spatial == 1 ? x_in.unsqueeze(2) : x_in;
   Window w2 = as_2d(w);
@@ -194,6 +298,10 @@ Tensor run_pool(const OpAttrs& a, const Tensor& x_in, bool is_max) {
       Tensor mask = pad_spatial(ones({1, 1, x.size(2), x.size(3)}), w2, 0.0);
       y = div(y, avg_pool2d(mask, p));
     }
+  }
+  if (indices) {
+    *indices = max_pool_indices(a, x, w2, y.shape());
+    if (spatial == 1) *indices = indices->squeeze(2);
   }
   return spatial == 1 ? y.squeeze(2) : y;
 }
@@ -317,13 +425,18 @@ void register_nn_ops(OpTable& t) {
         OpImpl{[is_max](const InferArgs& a) {
                  const TensorInfo& x = a.input(0);
                  std::vector<int64_t> k = a.ints("kernel_shape");
-                 if (k.size() != 1 && k.size() != 2) a.fail("only 1-d and 2-d pooling runs");
+                 if (k.empty()) a.fail("kernel_shape is empty");
+                 if (k.size() > 2 && a.num_outputs() > 1) a.fail("the Indices output runs for 1-d and 2-d pooling only");
                  Window w = read_window(a, k, k.size());
                  if (!is_max) w.dilation.assign(k.size(), 1);
-                 if (a.num_outputs() > 1) a.fail("the Indices output is not supported");
-                 return std::vector<TensorInfo>{TensorInfo{x.dtype, window_out_shape(a, x, w, x.shape.at(1))}};
+                 if (a.num_outputs() > 1 && !is_max) a.fail("AveragePool has one output");
+                 TensorInfo y{x.dtype, window_out_shape(a, x, w, x.shape.at(1))};
+                 if (a.num_outputs() > 1) return std::vector<TensorInfo>{y, TensorInfo{DType::Int64, y.shape}};
+                 return std::vector<TensorInfo>{y};
                },
-               [is_max](const RunArgs& a, const std::vector<Tensor>& in) { return one(run_pool(a, in.at(0), is_max)); }};
+               [is_max](const RunArgs& a, const std::vector<Tensor>& in) {
+                 return run_pool_outputs(a, in.at(0), is_max, a.num_outputs());
+               }};
   }
 
   for (bool is_max : {true, false}) {
@@ -341,16 +454,42 @@ void register_nn_ops(OpTable& t) {
                }};
   }
 
+  // With training_mode = 1 (opset 14+) the node normalizes by the batch's own statistics and
+  // also gives the updated running mean and variance: running·momentum + batch·(1 − momentum),
+  // with the biased (population) batch variance, as ONNX defines it.
   t["BatchNormalization"] = OpImpl{[](const InferArgs& a) {
-                                     if (a.i("training_mode", 0)) a.fail("training_mode = 1 is not supported");
-                                     if (a.num_outputs() > 1) a.fail("only the Y output is supported");
-                                     return std::vector<TensorInfo>{a.input(0)};
+                                     bool training = a.i("training_mode", 0) != 0;
+                                     if (a.num_outputs() > 1 && !training)
+                                       a.fail("the running mean and variance outputs need training_mode = 1");
+                                     std::vector<TensorInfo> out{a.input(0)};
+                                     for (int k = 1; k < a.num_outputs() && k < 3; ++k) out.push_back(a.input(3));
+                                     if (a.num_outputs() > 3) a.fail("the saved mean and variance outputs (opset 9) are not supported");
+                                     return out;
                                    },
                                    [](const RunArgs& a, const std::vector<Tensor>& in) {
                                      const Tensor& x = in.at(0);
                                      size_t r = x.dim();
-                                     Tensor inv = rsqrt(add(per_channel(in.at(4), r), a.f("epsilon", 1e-5)));
-                                     Tensor y = mul(sub(x, per_channel(in.at(3), r)), mul(inv, per_channel(in.at(1), r)));
+                                     Tensor mu = in.at(3), var = in.at(4);
+                                     bool training = a.i("training_mode", 0) != 0;
+                                     if (training) {
+                                       std::vector<int64_t> dims{0};
+                                       for (int64_t d = 2; d < static_cast<int64_t>(r); ++d) dims.push_back(d);
+                                       Tensor batch_mu = mean(x, dims, false);
+                                       Tensor centered = sub(x, per_channel(batch_mu, r));
+                                       Tensor batch_var = mean(square(centered), dims, false);
+                                       double m = a.f("momentum", 0.9);
+                                       Tensor run_mu = add(mul(in.at(3), m), mul(batch_mu, 1.0 - m));
+                                       Tensor run_var = add(mul(in.at(4), m), mul(batch_var, 1.0 - m));
+                                       mu = batch_mu;
+                                       var = batch_var;
+                                       Tensor inv = rsqrt(add(per_channel(var, r), a.f("epsilon", 1e-5)));
+                                       Tensor y = add(mul(centered, mul(inv, per_channel(in.at(1), r))), per_channel(in.at(2), r));
+                                       std::vector<Tensor> out{y, run_mu, run_var};
+                                       out.resize(static_cast<size_t>(std::clamp(a.num_outputs(), 1, 3)));
+                                       return out;
+                                     }
+                                     Tensor inv = rsqrt(add(per_channel(var, r), a.f("epsilon", 1e-5)));
+                                     Tensor y = mul(sub(x, per_channel(mu, r)), mul(inv, per_channel(in.at(1), r)));
                                      return one(add(y, per_channel(in.at(2), r)));
                                    }};
 

@@ -107,6 +107,9 @@ int64_t normalize_axis(const OpAttrs& a, int64_t axis, int64_t rank);
 // The ONNX element type number of a dtype (FLOAT 1, INT64 7, BOOL 9), and back; fails for
 // types Netloom does not compute in.
 DType dtype_from_onnx(const OpAttrs& a, int64_t onnx_type);
+// An int64 tensor narrowed to the integer type `to` with C's modular wrap (uint8: modulo
+// 256), as ONNX integer arithmetic overflows; the engine's own conversion is not relied on.
+Tensor wrap_integer(const Tensor& x, DType to);
 // Integer tensor → values.
 std::vector<int64_t> int_values(const Tensor& t);
 // Pads every dimension by pads[d] before and pads[d + rank] after with `value` (negative

@@ -95,7 +95,32 @@ DType dtype_from_onnx(const OpAttrs& a, int64_t t) {
     case 6:  // INT32: Netloom computes integers in int64
     case 7: return DType::Int64;
     case 9: return DType::Bool;
-    default: a.fail("element type " + std::to_string(t) + " is not supported (float32, int32, int64, bool)");
+    case 2: return DType::UInt8;
+    case 10: return DType::Float16;
+    case 16: return DType::BFloat16;
+    case 11: return DType::Float32;  // DOUBLE: narrowed, as double tensors are when read
+    default:
+      a.fail("element type " + std::to_string(t) +
+             " is not supported (float32, float64, float16, bfloat16, int32, int64, uint8, bool)");
+  }
+}
+
+Tensor wrap_integer(const Tensor& x, DType to) {
+  std::vector<int64_t> v = int_values(x);
+  Tensor out = Tensor::empty(x.shape(), to);
+  switch (to) {
+    case DType::UInt8: {
+      auto* p = static_cast<uint8_t*>(out.raw_data());
+      for (size_t i = 0; i < v.size(); ++i) p[i] = static_cast<uint8_t>(v[i]);
+      return out;
+    }
+    case DType::Int32: {
+      auto* p = static_cast<int32_t*>(out.raw_data());
+      for (size_t i = 0; i < v.size(); ++i) p[i] = static_cast<int32_t>(v[i]);
+      return out;
+    }
+    case DType::Int64: return x.to(DType::Int64);
+    default: throw Error(std::string("wrap_integer: ") + dtype_name(to) + " is not an integer type");
   }
 }
 

@@ -288,6 +288,75 @@ void register_shape_ops(OpTable& t) {
                          return one(cat(in, axis));
                        }};
 
+  // GatherND: each index tuple (the last axis of indices) picks a slice of data after
+  // batch_dims shared leading axes. Tuples become row numbers of data flattened to
+  // [batches · indexed sizes, rest…], gathered with gather_any (so float32 keeps its gradient).
+  t["GatherND"] = OpImpl{[](const InferArgs& a) {
+                           const TensorInfo& x = a.input(0);
+                           const TensorInfo& idx = a.input(1);
+                           if (idx.dtype != DType::Int64) a.fail("indices must be integers");
+                           int64_t b = a.i("batch_dims", 0);
+                           if (idx.rank() < 1 || !idx.shape.back().is_known()) a.fail("the indices' last axis must be known");
+                           int64_t m = idx.shape.back().size;
+                           if (b < 0 || b >= std::min(x.rank(), idx.rank()) || b + m > x.rank())
+                             a.fail("batch_dims " + std::to_string(b) + " and tuples of " + std::to_string(m) +
+                                    " do not fit data of rank " + std::to_string(x.rank()));
+                           SymShape out(idx.shape.begin(), idx.shape.end() - 1);
+                           out.insert(out.end(), x.shape.begin() + b + m, x.shape.end());
+                           return one(TensorInfo{x.dtype, out});
+                         },
+                         [](const RunArgs& a, const std::vector<Tensor>& in) {
+                           const Tensor& x = in.at(0);
+                           const Tensor& idx_t = in.at(1);
+                           int64_t b = a.i("batch_dims", 0), m = idx_t.size(idx_t.dim() - 1);
+                           int64_t batches = 1, indexed = 1, tuples = idx_t.numel() / std::max<int64_t>(m, 1);
+                           for (int64_t d = 0; d < b; ++d) batches *= x.size(static_cast<int>(d));
+                           for (int64_t d = b; d < b + m; ++d) indexed *= x.size(static_cast<int>(d));
+                           int64_t per_batch = tuples / std::max<int64_t>(batches, 1);
+                           std::vector<int64_t> idx = int_values(idx_t), rows;
+                           for (int64_t t = 0; t < tuples; ++t) {
+                             int64_t row = 0;
+                             for (int64_t k = 0; k < m; ++k) {
+                               int64_t size = x.size(static_cast<int>(b + k)), v = idx[t * m + k];
+                               if (v < 0) v += size;
+                               if (v < 0 || v >= size)
+                                 a.fail("index " + std::to_string(idx[t * m + k]) + " is out of range for size " +
+                                        std::to_string(size));
+                               row = row * size + v;
+                             }
+                             rows.push_back((t / std::max<int64_t>(per_batch, 1)) * indexed + row);
+                           }
+                           Shape flat{batches * indexed};
+                           for (int d = static_cast<int>(b + m); d < x.dim(); ++d) flat.push_back(x.size(d));
+                           Shape out(idx_t.shape().begin(), idx_t.shape().end() - 1);
+                           for (int d = static_cast<int>(b + m); d < x.dim(); ++d) out.push_back(x.size(d));
+                           Tensor picked = gather_any(x.reshape(flat), 0, tensor(rows, {static_cast<int64_t>(rows.size())}));
+                           return one(picked.reshape(out));
+                         }};
+
+  // GatherElements is torch.gather: out[i][j] = x[index[i][j]][j] along axis 0. Negative
+  // indices count from the end. Float32 keeps its gradient; types exact in float32 (uint8,
+  // 16-bit floats, bool) are gathered there; int64 data is refused rather than rounded.
+  t["GatherElements"] = OpImpl{[](const InferArgs& a) {
+                                 const TensorInfo& x = a.input(0);
+                                 const TensorInfo& idx = a.input(1);
+                                 if (idx.dtype != DType::Int64) a.fail("indices must be integers");
+                                 if (idx.rank() != x.rank()) a.fail("indices must have the data's rank");
+                                 normalize_axis(a, a.i("axis", 0), x.rank());
+                                 return one(TensorInfo{x.dtype, idx.shape});
+                               },
+                               [](const RunArgs& a, const std::vector<Tensor>& in) {
+                                 const Tensor& x = in.at(0);
+                                 int64_t axis = normalize_axis(a, a.i("axis", 0), static_cast<int64_t>(x.dim()));
+                                 Tensor idx = in.at(1).to(DType::Int64);
+                                 idx = where(lt(idx, 0.0), add(idx, static_cast<double>(x.size(static_cast<int>(axis)))), idx);
+                                 if (x.dtype() == DType::Float32) return one(gather(x, axis, idx));
+                                 if (x.dtype() == DType::Int64 || x.dtype() == DType::Int32 || x.dtype() == DType::Float64)
+                                   a.fail(std::string("gathering ") + dtype_name(x.dtype()) + " data is not supported");
+                                 Tensor y = gather(x.to(DType::Float32), axis, idx);
+                                 return one(x.dtype() == DType::UInt8 ? wrap_integer(round(y), DType::UInt8) : y.to(x.dtype()));
+                               }};
+
   t["Gather"] = OpImpl{[](const InferArgs& a) {
                          const TensorInfo& x = a.input(0);
                          const TensorInfo& idx = a.input(1);
@@ -329,18 +398,27 @@ void register_shape_ops(OpTable& t) {
                        return one(tensor(std::vector<int64_t>{in.at(0).numel()}, Shape{}));
                      }};
 
-  // Dropout at inference is the identity; its mask, when asked for, is all true.
+  // Dropout at inference is the identity; its mask, when asked for, is all true. The ratio
+  // applies only with training_mode true, where dropping is random: that runs only for a
+  // ratio of 0 (the identity again), since no random mask can reproduce another runtime's.
   t["Dropout"] = OpImpl{[](const InferArgs& a) {
-                          if (a.has_input(2)) {
-                            const std::vector<int64_t>* mode = known(a, 2);
-                            if (!mode || *mode != std::vector<int64_t>{0})
-                              a.fail("training_mode (random dropout) is not supported");
-                          }
+                          // Known early: training_mode set and the default ratio of 0.5.
+                          const std::vector<int64_t>* mode = known(a, 2);
+                          if (mode && !mode->empty() && (*mode)[0] != 0 && !a.has_input(1))
+                            a.fail("training_mode with the default ratio of 0.5 drops at random, which Netloom does "
+                                   "not run in a generic node");
                           std::vector<TensorInfo> out{a.input(0)};
                           if (a.num_outputs() > 1) out.push_back(TensorInfo{DType::Bool, a.input(0).shape});
                           return out;
                         },
                         [](const RunArgs& a, const std::vector<Tensor>& in) {
+                          bool training = in.size() > 2 && in[2].defined() && in[2].to(DType::Float32).item() != 0;
+                          if (training) {
+                            double ratio = in.size() > 1 && in[1].defined() ? in[1].to(DType::Float32).item() : 0.5;
+                            if (ratio != 0)
+                              a.fail("training_mode with a ratio of " + std::to_string(ratio) +
+                                     " drops at random, which Netloom does not run in a generic node");
+                          }
                           std::vector<Tensor> out{in.at(0)};
                           if (a.num_outputs() > 1) out.push_back(ones(in[0].shape()).to(DType::Bool));
                           return out;

@@ -190,16 +190,21 @@ void register_slice_pad_ops(OpTable& t) {
                         int64_t axis = normalize_axis(a, a.i("axis", 0), x.rank());
                         int n = a.num_outputs();
                         std::vector<int64_t> sizes;
+                        bool computed = false;  // sizes a run reads from a tensor: unknown until then
                         if (a.opset() >= 13 && a.has_input(1)) {
-                          if (!known(a, 1)) a.fail("the split input must be a constant");
-                          sizes = *known(a, 1);
+                          if (known(a, 1)) sizes = *known(a, 1);
+                          else computed = true;
                         } else if (a.opset() < 13) {
                           sizes = a.ints("split");
                         }
+                        if (!sizes.empty() && static_cast<int>(sizes.size()) != n)
+                          a.fail("split has " + std::to_string(sizes.size()) + " sizes for " + std::to_string(n) + " outputs");
                         std::vector<TensorInfo> out(static_cast<size_t>(n), x);
                         const Dim& d = x.shape[axis];
                         for (int k = 0; k < n; ++k) {
-                          if (!sizes.empty())
+                          if (computed)
+                            out[k].shape[axis] = Dim::symbolic();
+                          else if (!sizes.empty())
                             out[k].shape[axis] = Dim::known(sizes.at(k));
                           else if (d.is_known())
                             out[k].shape[axis] = Dim::known(k + 1 < n ? (d.size + n - 1) / n : d.size - (n - 1) * ((d.size + n - 1) / n));
