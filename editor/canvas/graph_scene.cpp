@@ -139,8 +139,9 @@ QRectF GraphScene::membersRect(const std::vector<graph::NodeId>& members) const 
 }
 
 void GraphScene::placeGroup(GroupItem* item) {
-  std::optional<NodeGroup> group = node_group(doc_.graph(), item->name());
-  if (group) item->sync(*group, membersRect(group->members));
+  // Called for every moved member during a drag: the block's members as last synced (blocks
+  // change only through commands, which re-sync them), no scan of the graph, no new ports.
+  item->place(membersRect(item->members()));
 }
 
 void GraphScene::syncGroups() {

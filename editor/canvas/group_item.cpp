@@ -16,11 +16,9 @@ GroupItem::GroupItem(GraphDocument& doc, std::string name) : doc_(doc), name_(st
 }
 
 void GroupItem::sync(const NodeGroup& group, const QRectF& members_rect) {
-  prepareGeometryChange();
   group_ = group;
   setZValue(group_.collapsed ? 1 : -1);  // collapsed: a node among nodes
   if (group_.collapsed) {
-    anchor_ = members_rect.topLeft();
     const graph::GraphAnalysis& a = doc_.analysis();
     int64_t params = 0;
     for (graph::NodeId id : group_.members)
@@ -30,15 +28,24 @@ void GroupItem::sync(const NodeGroup& group, const QRectF& members_rect) {
               QObject::tr("params: %1").arg(QString::fromStdString(graph::human_count(params)))};
     rebuildPorts(group_boundary(doc_.graph(), group_.members));
   } else {
-    QRectF f = members_rect.adjusted(-kMargin, -kMargin - kTitle, kMargin, kMargin);
-    anchor_ = f.topLeft();
-    frame_ = QRectF(QPointF(0, 0), f.size());
     rebuildPorts({});
   }
-  setPos(anchor_);
   setToolTip(QObject::tr("Block <b>%1</b> of %2 layers. Double-click to %3.")
                  .arg(QString::fromStdString(name_).toHtmlEscaped(), QString::number(group_.members.size()),
                       group_.collapsed ? QObject::tr("expand") : QObject::tr("collapse")));
+  place(members_rect);
+}
+
+void GroupItem::place(const QRectF& members_rect) {
+  prepareGeometryChange();
+  if (group_.collapsed) {
+    anchor_ = members_rect.topLeft();
+  } else {
+    QRectF f = members_rect.adjusted(-kMargin, -kMargin - kTitle, kMargin, kMargin);
+    anchor_ = f.topLeft();
+    frame_ = QRectF(QPointF(0, 0), f.size());
+  }
+  setPos(anchor_);
   update();
 }
 

@@ -33,6 +33,9 @@ class GroupItem : public QGraphicsItem {
   // Takes the block's current members and state; `members_rect` is the scene rectangle of
   // the member nodes (the frame when expanded; its top-left is where the box sits collapsed).
   void sync(const NodeGroup& group, const QRectF& members_rect);
+  // Only where it sits (its members moved): the ports and text stay as they are, since a
+  // move changes neither membership nor the boundary.
+  void place(const QRectF& members_rect);
   // Where the block sits when nothing drags it: compare with pos() to see a drag's offset.
   QPointF anchor() const { return anchor_; }
 
