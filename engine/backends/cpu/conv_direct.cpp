@@ -267,6 +267,38 @@ void plane_image(const PlaneTileSet& ps, const ConvGeometry& g, const PaddedPlan
   }
 }
 
+// Runs the tiles over every image of the batch: `geo` is the convolution as the tiles see it
+// (for the input gradient, the flipped stride-1 one), `w` the weights packed for the layout
+// `planes` chose, `bias` added per output channel when given. in/out are NCHW.
+void run_images(const Kernels& kernels, const ConvGeometry& geo, bool planes, int64_t batch, int slots,
+                const float* in, const float* w, const float* bias, float* out) {
+  const int64_t Cin = geo.in_channels, Cout = geo.out_channels;
+  const int64_t in_plane = geo.in_plane(), L = geo.out_plane();
+  if (planes) {
+    const PaddedPlanes pp = padded_planes(geo);
+    const std::vector<int64_t> toff = tap_offsets(geo, pp.cols, 1);
+    const SlotBuffers buffers(slots, pp.size());
+    over_images(batch, slots, [&](int64_t n, int slot) {
+      pp.fill(in + n * Cin * in_plane, geo.in_h, geo.in_w, buffers.of(slot));
+      plane_image(kernels.plane, geo, pp, buffers.of(slot), toff.data(), Cin, w, bias, Cout, out + n * Cout * L);
+    });
+    return;
+  }
+  const PaddedImage pi = padded_input(geo);
+  const std::vector<int64_t> toff = tap_offsets(geo, pi.cols, Cin);
+  const SlotBuffers buffers(slots, pi.size() + L * Cout);
+  over_images(batch, slots, [&](int64_t n, int slot) {
+    float *xp = buffers.of(slot), *yt = xp + pi.size();
+    pi.fill(in + n * Cin * in_plane, geo.in_h, geo.in_w, xp);
+    forward_image(kernels.tiles, geo, pi, xp, toff.data(), Cin, w, Cout, yt);
+    float* y = out + n * Cout * L;
+    from_channels_last(yt, Cout, L, y);
+    if (bias)
+      for (int64_t o = 0; o < Cout; ++o)
+        for (int64_t l = 0; l < L; ++l) y[o * L + l] += bias[o];
+  });
+}
+
 }  // namespace
 
 bool use_direct(const ConvGeometry& g, ConvPass pass) {
@@ -292,8 +324,7 @@ DirectConvIsa set_direct_conv_isa(DirectConvIsa isa) { return g_isa.exchange(isa
 
 void conv2d_direct(const ConvGeometry& g, const float* X, const float* W, const float* B, float* Y) {
   const Kernels& kernels = *active_kernels();
-  const TileSet& ts = kernels.tiles;
-  const int64_t C = g.in_channels, O = g.out_channels, T = g.kernel_area(), L = g.out_plane(), P = g.in_plane();
+  const int64_t C = g.in_channels, O = g.out_channels, T = g.kernel_area();
   const bool planes = plane_layout(kernels.plane, g);
   // Output channels contiguous (the tiles' vector loads or broadcasts run along them):
   // wf[(c * T + t) * O + o] (plane tiles) or wf[(t * C + c) * O + o] = W[o][c][t].
@@ -301,37 +332,12 @@ void conv2d_direct(const ConvGeometry& g, const float* X, const float* W, const 
   for (int64_t o = 0; o < O; ++o)
     for (int64_t c = 0; c < C; ++c)
       for (int64_t t = 0; t < T; ++t) wf[(planes ? c * T + t : t * C + c) * O + o] = W[(o * C + c) * T + t];
-  const int slots = image_slots(g);
-  if (planes) {
-    const PaddedPlanes pp = padded_planes(g);
-    const std::vector<int64_t> toff = tap_offsets(g, pp.cols, 1);
-    const SlotBuffers buffers(slots, pp.size());
-    over_images(g.batch, slots, [&](int64_t n, int slot) {
-      pp.fill(X + n * C * P, g.in_h, g.in_w, buffers.of(slot));
-      plane_image(kernels.plane, g, pp, buffers.of(slot), toff.data(), C, wf.get(), B, O, Y + n * O * L);
-    });
-    return;
-  }
-  const PaddedImage pi = padded_input(g);
-  const std::vector<int64_t> toff = tap_offsets(g, pi.cols, C);
-  const SlotBuffers buffers(slots, pi.size() + L * O);
-
-  over_images(g.batch, slots, [&](int64_t n, int slot) {
-    float *xp = buffers.of(slot), *yt = xp + pi.size();
-    pi.fill(X + n * C * P, g.in_h, g.in_w, xp);
-    forward_image(ts, g, pi, xp, toff.data(), C, wf.get(), O, yt);
-    float* y = Y + n * O * L;
-    from_channels_last(yt, O, L, y);
-    if (B)
-      for (int64_t o = 0; o < O; ++o)
-        for (int64_t l = 0; l < L; ++l) y[o * L + l] += B[o];
-  });
+  run_images(kernels, g, planes, g.batch, image_slots(g), X, wf.get(), B, Y);
 }
 
 void conv2d_backward_input_direct(const ConvGeometry& g, const float* GO, const float* W, float* GX) {
   const Kernels& kernels = *active_kernels();
-  const TileSet& ts = kernels.tiles;
-  const int64_t C = g.in_channels, O = g.out_channels, T = g.kernel_area(), L = g.out_plane(), P = g.in_plane();
+  const int64_t C = g.in_channels, O = g.out_channels, T = g.kernel_area();
   // The output gradient padded by P' = (k - 1) * dilation - padding on every side makes a
   // stride-1 "forward" convolution whose output is grad_x (Note [Direct convolution]).
   ConvGeometry gt = g;
@@ -347,27 +353,7 @@ void conv2d_backward_input_direct(const ConvGeometry& g, const float* GO, const 
         const int64_t flipped = T - 1 - t;
         wb[(planes ? o * T + flipped : flipped * O + o) * C + c] = W[(o * C + c) * T + t];
       }
-  const int slots = image_slots(g);
-  if (planes) {
-    const PaddedPlanes pp = padded_planes(gt);
-    const std::vector<int64_t> toff = tap_offsets(gt, pp.cols, 1);
-    const SlotBuffers buffers(slots, pp.size());
-    over_images(g.batch, slots, [&](int64_t n, int slot) {
-      pp.fill(GO + n * O * L, g.out_h, g.out_w, buffers.of(slot));
-      plane_image(kernels.plane, gt, pp, buffers.of(slot), toff.data(), O, wb.get(), nullptr, C, GX + n * C * P);
-    });
-    return;
-  }
-  const PaddedImage pi = padded_input(gt);
-  const std::vector<int64_t> toff = tap_offsets(gt, pi.cols, O);
-  const SlotBuffers buffers(slots, pi.size() + P * C);
-
-  over_images(g.batch, slots, [&](int64_t n, int slot) {
-    float *gop = buffers.of(slot), *gxt = gop + pi.size();
-    pi.fill(GO + n * O * L, g.out_h, g.out_w, gop);
-    forward_image(ts, gt, pi, gop, toff.data(), O, wb.get(), C, gxt);
-    from_channels_last(gxt, C, P, GX + n * C * P);
-  });
+  run_images(kernels, gt, planes, g.batch, image_slots(g), GO, wb.get(), nullptr, GX);
 }
 
 void conv2d_backward_weight_direct(const ConvGeometry& g, const float* GO, const float* X, float* GW) {
