@@ -1,12 +1,31 @@
-// Backend registry: the CPU backend always; others register when their device answers.
+// Backend registry: the CPU backend always; the CUDA backend (compiled in when nvcc was
+// found) serves a device only when that device answers at run time.
 #include "engine/backends/backend.h"
 
 #include "engine/backends/cpu/cpu_backend.h"
 
+#ifdef NETLOOM_HAVE_CUDA
+namespace nl::cuda {
+// engine/backends/cuda/cuda_backend.cpp: null when device `index` does not answer.
+Backend* backend_for_index(int index);
+std::string unavailable_reason(int index);
+Allocator* pinned_allocator_or_null();
+}  // namespace nl::cuda
+#endif
+
 namespace nl {
 namespace {
 Backend* (*g_cuda_backend)(int) = nullptr;
+
+Backend* find_cuda_backend(int index) {
+  if (g_cuda_backend) return g_cuda_backend(index);
+#ifdef NETLOOM_HAVE_CUDA
+  return cuda::backend_for_index(index);
+#else
+  return nullptr;
+#endif
 }
+}  // namespace
 
 void register_backend(DeviceType type, Backend* (*get)(int index)) {
   NL_CHECK(type == DeviceType::CUDA, "register_backend: only CUDA backends register at run time");
@@ -15,20 +34,30 @@ void register_backend(DeviceType type, Backend* (*get)(int index)) {
 
 bool backend_available(Device device) {
   if (device.is_cpu()) return true;
-  return g_cuda_backend && g_cuda_backend(device.index) != nullptr;
+  return find_cuda_backend(device.index) != nullptr;
+}
+
+std::string device_unavailable_reason(Device device) {
+  if (backend_available(device)) return {};
+#ifdef NETLOOM_HAVE_CUDA
+  return cuda::unavailable_reason(device.index);
+#else
+  return "this build of Netloom has no CUDA backend (nvcc was not found when it was built)";
+#endif
 }
 
 Backend& backend_for(Device device) {
   if (device.is_cpu()) return cpu_backend();
-  Backend* b = g_cuda_backend ? g_cuda_backend(device.index) : nullptr;
-  NL_CHECK(b != nullptr, "device ", device.str(), " is not available: ",
-#ifdef NETLOOM_HAVE_CUDA
-           "no CUDA device answered"
-#else
-           "this build of Netloom has no CUDA backend"
-#endif
-  );
+  Backend* b = find_cuda_backend(device.index);
+  NL_CHECK(b != nullptr, "device ", device.str(), " is not available: ", device_unavailable_reason(device));
   return *b;
+}
+
+Allocator* pinned_host_allocator() {
+#ifdef NETLOOM_HAVE_CUDA
+  if (Allocator* a = cuda::pinned_allocator_or_null()) return a;
+#endif
+  return cpu_allocator();
 }
 
 }  // namespace nl

@@ -11,6 +11,7 @@
 // - All tensors are on this backend's device.
 #pragma once
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "engine/core/tensor.h"
@@ -147,5 +148,11 @@ Backend& backend_for(Device device);
 // Registers a backend (the CUDA backend does this when a device is present).
 void register_backend(DeviceType type, Backend* (*get)(int index));
 bool backend_available(Device device);
+// Why `device` has no backend ("this build of Netloom has no CUDA backend", the driver's
+// message, "2 CUDA devices, no cuda:5"); empty when it has one.
+std::string device_unavailable_reason(Device device);
+// Pinned (page-locked) host memory when a CUDA device answers, so host → device copies of
+// batches run asynchronously; the plain CPU allocator otherwise.
+Allocator* pinned_host_allocator();
 
 }  // namespace nl

@@ -1,0 +1,127 @@
+// The GPU test harness: registry, runner (skip with exit code 77 when no device answers),
+// tensor comparison and the CPU-vs-CUDA parity check.
+#include "tests/gpu/gpu_testing.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+
+#include "engine/backends/backend.h"
+#include "engine/core/generator.h"
+#include "engine/ops/ops.h"
+
+namespace nl::gpu_test {
+namespace {
+
+struct Case {
+  const char* name;
+  void (*fn)();
+};
+
+std::vector<Case>& registry() {
+  static std::vector<Case> cases;
+  return cases;
+}
+
+}  // namespace
+
+Register::Register(const char* name, void (*fn)()) { registry().push_back({name, fn}); }
+
+std::string compare(const Tensor& actual, const Tensor& expected, double rtol, double atol) {
+  if (actual.shape() != expected.shape())
+    return "shape " + actual.shape().str() + " != expected " + expected.shape().str();
+  auto a = actual.to_vector<double>();
+  auto b = expected.to_vector<double>();
+  for (size_t i = 0; i < a.size(); ++i) {
+    bool both_nan = std::isnan(a[i]) && std::isnan(b[i]);
+    bool same_inf = std::isinf(a[i]) && a[i] == b[i];
+    if (both_nan || same_inf) continue;
+    if (!(std::fabs(a[i] - b[i]) <= atol + rtol * std::fabs(b[i]))) {
+      std::ostringstream os;
+      os << "element " << i << " of " << a.size() << ": " << a[i] << " vs expected " << b[i] << " (rtol " << rtol
+         << ", atol " << atol << ")";
+      return os.str();
+    }
+  }
+  return {};
+}
+
+Tensor random_input(const Shape& shape, uint64_t seed, bool requires_grad, double lo, double hi) {
+  Generator gen(seed);
+  Tensor t = uniform(shape, lo, hi, {}, &gen);
+  if (requires_grad) t.requires_grad_(true);
+  return t;
+}
+
+void check_parity(const std::string& what, const std::vector<Tensor>& inputs, const OpFn& fn, Tolerance tol) {
+  // Leaves on each device, same values; requires_grad carried over.
+  std::vector<Tensor> cpu, gpu;
+  for (const Tensor& t : inputs) {
+    Tensor c = t.detach().clone();
+    Tensor g = t.detach().to(Device::cuda(0));
+    if (t.requires_grad()) {
+      c.requires_grad_(true);
+      g.requires_grad_(true);
+    }
+    cpu.push_back(c);
+    gpu.push_back(g);
+  }
+  Tensor out_cpu = fn(cpu);
+  Tensor out_gpu;
+  try {
+    out_gpu = fn(gpu);
+  } catch (const std::exception& e) {
+    throw Failure(what + ": the CUDA run threw: " + e.what());
+  }
+  if (out_gpu.device() != Device::cuda(0))
+    throw Failure(what + ": the output is on " + out_gpu.device().str() + ", expected cuda:0");
+  if (out_gpu.dtype() != out_cpu.dtype())
+    throw Failure(what + ": output dtype " + dtype_name(out_gpu.dtype()) + " on CUDA, " +
+                  dtype_name(out_cpu.dtype()) + " on the CPU");
+  std::string msg = compare(out_gpu, out_cpu, tol.rtol, tol.atol);
+  if (!msg.empty()) throw Failure(what + ": forward differs: " + msg);
+
+  if (!is_floating(out_cpu.dtype()) || !out_cpu.requires_grad()) return;
+  Tensor w = random_input(out_cpu.shape(), 0xC0FFEE, false);
+  sum(mul(out_cpu, w)).backward();
+  sum(mul(out_gpu, w.to(Device::cuda(0)))).backward();
+  for (size_t i = 0; i < cpu.size(); ++i) {
+    if (!cpu[i].requires_grad()) continue;
+    Tensor gc = cpu[i].grad(), gg = gpu[i].grad();
+    if (!gc.defined() && !gg.defined()) continue;
+    if (gc.defined() != gg.defined())
+      throw Failure(what + ": input " + std::to_string(i) + " has a gradient on only one device");
+    if (gg.device() != Device::cuda(0))
+      throw Failure(what + ": the gradient of input " + std::to_string(i) + " is on " + gg.device().str());
+    msg = compare(gg, gc, tol.grad_rtol, tol.grad_atol);
+    if (!msg.empty()) throw Failure(what + ": gradient of input " + std::to_string(i) + " differs: " + msg);
+  }
+}
+
+int run_all(int argc, char** argv) {
+  if (!backend_available(Device::cuda(0))) {
+    std::printf("SKIP: %s\n", device_unavailable_reason(Device::cuda(0)).c_str());
+    return 77;  // CTest's SKIP_RETURN_CODE for these tests
+  }
+  const char* filter = argc > 1 ? argv[1] : nullptr;
+  int failed = 0, ran = 0;
+  for (const Case& c : registry()) {
+    if (filter && !std::strstr(c.name, filter)) continue;
+    ++ran;
+    auto start = std::chrono::steady_clock::now();
+    try {
+      c.fn();
+      double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+      std::printf("PASS   %s (%.0f ms)\n", c.name, ms);
+    } catch (const std::exception& e) {
+      ++failed;
+      std::printf("FAIL!  %s: %s\n", c.name, e.what());
+    }
+    std::fflush(stdout);
+  }
+  std::printf("%d passed, %d failed\n", ran - failed, failed);
+  return failed == 0 ? 0 : 1;
+}
+
+}  // namespace nl::gpu_test

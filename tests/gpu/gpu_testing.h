@@ -1,0 +1,70 @@
+// A small test harness for the GPU tests. Plain C++ on purpose: tests/gpu/run-on-device.sh
+// builds these on GPU machines that have only the CUDA toolkit (no Qt), so Qt Test is out.
+// Each test file is one executable registered with CTest; with no CUDA device it prints
+// the reason and exits 77, which CTest reports as skipped.
+//
+// The core is check_parity(): a test-backend-ops style comparison that runs one op (or a
+// whole layer) on the CPU backend and on cuda:0 from the same inputs and compares the
+// output and the gradient of every input that requires grad.
+#pragma once
+#include <functional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "engine/core/tensor.h"
+
+namespace nl::gpu_test {
+
+class Failure : public std::runtime_error {
+ public:
+  explicit Failure(const std::string& what) : std::runtime_error(what) {}
+};
+
+struct Register {
+  Register(const char* name, void (*fn)());
+};
+
+template <class... A>
+[[noreturn]] void fail_test(const char* file, int line, const A&... parts) {
+  std::ostringstream os;
+  os << file << ":" << line << ": ";
+  (os << ... << parts);
+  throw Failure(os.str());
+}
+
+// Empty when `actual` (any device) equals `expected` (any device) within
+// |a - b| <= atol + rtol * |b| elementwise, else a message naming the first bad element.
+std::string compare(const Tensor& actual, const Tensor& expected, double rtol, double atol);
+
+using OpFn = std::function<Tensor(const std::vector<Tensor>&)>;
+
+struct Tolerance {
+  double rtol = 1e-4, atol = 1e-5;          // forward
+  double grad_rtol = 1e-3, grad_atol = 1e-4;  // gradients (longer sums, other orders)
+};
+
+// Runs `fn` on `inputs` (CPU tensors; those with requires_grad get gradients) and on copies
+// moved to cuda:0, then compares outputs and, when the output is floating, the gradients of
+// sum(output * w) for a fixed random w. Throws Failure naming `what` and the first mismatch.
+void check_parity(const std::string& what, const std::vector<Tensor>& inputs, const OpFn& fn,
+                  Tolerance tol = {});
+
+// A CPU float32 tensor of `shape` with values uniform in [lo, hi), reproducible by `seed`,
+// optionally requiring grad.
+Tensor random_input(const Shape& shape, uint64_t seed, bool requires_grad = true, double lo = -1, double hi = 1);
+
+int run_all(int argc, char** argv);
+
+}  // namespace nl::gpu_test
+
+#define NL_GPU_TEST(name)                                                  \
+  static void name();                                                      \
+  static ::nl::gpu_test::Register name##_registration(#name, &name);      \
+  static void name()
+
+#define NL_GPU_CHECK(cond, ...) \
+  do {                          \
+    if (!(cond)) ::nl::gpu_test::fail_test(__FILE__, __LINE__, "check failed: " #cond " ", ##__VA_ARGS__); \
+  } while (0)
