@@ -53,6 +53,10 @@ Backend& backend_for(Device device) {
   return *b;
 }
 
+void synchronize(Device device) { backend_for(device).synchronize(); }
+DeviceMemoryStats memory_stats(Device device) { return backend_for(device).memory_stats(); }
+void empty_cache(Device device) { backend_for(device).empty_cache(); }
+
 Allocator* pinned_host_allocator() {
 #ifdef NETLOOM_HAVE_CUDA
   if (Allocator* a = cuda::pinned_allocator_or_null()) return a;

@@ -33,6 +33,19 @@ enum class BinaryOp : uint8_t {
 
 enum class ReduceOp : uint8_t { Sum, Mean, Max, Min, Prod, ArgMax, ArgMin };
 
+// Memory use of a device's allocator (the CUDA caching allocator; zeros on the CPU).
+struct DeviceMemoryStats {
+  int64_t allocated_bytes = 0;       // held by live tensors (rounded to the allocator's size classes)
+  int64_t reserved_bytes = 0;        // obtained from the driver (allocated + cached)
+  int64_t peak_allocated_bytes = 0;  // highest allocated_bytes since start or reset
+  int64_t device_total_bytes = 0;    // the device's memory, and what the driver says is free
+  int64_t device_free_bytes = 0;
+  int64_t allocations = 0;           // allocate() calls
+  int64_t cache_hits = 0;            // of those, served from the cache
+  int64_t driver_allocations = 0;    // cudaMalloc calls
+  int64_t out_of_memory_errors = 0;  // times the driver refused even after the cache was freed
+};
+
 struct Conv2dParams {
   int64_t stride[2] = {1, 1};
   int64_t padding[2] = {0, 0};  // symmetric (top/bottom, left/right)
@@ -54,6 +67,12 @@ class Backend {
   virtual ~Backend() = default;
   virtual Device device() const = 0;
   virtual Allocator* allocator() = 0;
+  // Waits until every queued kernel and copy on this device has finished (a no-op on the
+  // CPU, whose kernels run synchronously); throws on an asynchronous device error.
+  virtual void synchronize() {}
+  virtual DeviceMemoryStats memory_stats() { return {}; }
+  // Returns cached, unused device memory to the driver.
+  virtual void empty_cache() {}
 
   // ---- Memory ----
   // dst[i] = cast(src[i]); same shape, any strides on both sides, any dtypes.
@@ -151,6 +170,10 @@ bool backend_available(Device device);
 // Why `device` has no backend ("this build of Netloom has no CUDA backend", the driver's
 // message, "2 CUDA devices, no cuda:5"); empty when it has one.
 std::string device_unavailable_reason(Device device);
+// Free-function forms of the Backend calls above, for code that holds only a Device.
+void synchronize(Device device);
+DeviceMemoryStats memory_stats(Device device);
+void empty_cache(Device device);
 // Pinned (page-locked) host memory when a CUDA device answers, so host → device copies of
 // batches run asynchronously; the plain CPU allocator otherwise.
 Allocator* pinned_host_allocator();

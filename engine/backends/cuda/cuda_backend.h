@@ -15,6 +15,9 @@ class CudaBackend final : public Backend {
   int index() const { return index_; }
   Device device() const override { return Device::cuda(index_); }
   Allocator* allocator() override;
+  void synchronize() override;
+  DeviceMemoryStats memory_stats() override;
+  void empty_cache() override;
 
   void copy(const Tensor& src, Tensor& dst) override;
   void copy_to_host(const Tensor& t, void* host) override;
