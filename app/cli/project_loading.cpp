@@ -5,6 +5,7 @@
 #include <cctype>
 #include <filesystem>
 
+#include "engine/backends/backend.h"
 #include "engine/core/error.h"
 #include "importers/onnx/onnx_import.h"
 
@@ -38,17 +39,15 @@ LoadedModel load_model(const std::string& project_path, run::GraphExecutor& exec
 Device parse_device(const std::string& text) {
   if (text == "cpu") return Device::cpu();
   if (text == "cuda" || text.rfind("cuda:", 0) == 0) {
-    int index = text == "cuda" ? 0 : std::stoi(text.substr(5));
-#ifdef NETLOOM_HAVE_CUDA
-    // The CUDA backend registers itself only when a device answers (engine/backends).
-    (void)index;
-    throw Error("--device " + text + ": the CUDA backend is not available in this build yet");
-#else
-    (void)index;
-    throw Error("--device " + text + ": this build of Netloom has no CUDA support (built without nvcc)");
-#endif
+    const std::string index = text == "cuda" ? "0" : text.substr(5);
+    NL_CHECK(!index.empty() && index.find_first_not_of("0123456789") == std::string::npos,
+             "--device: '", text, "' is not a device (use cpu, cuda or cuda:N)");
+    const Device d = Device::cuda(std::stoi(index));
+    // The CUDA backend serves a device only when it answers (engine/backends).
+    NL_CHECK(backend_available(d), "--device ", text, ": ", device_unavailable_reason(d));
+    return d;
   }
-  throw Error("--device: '" + text + "' is not a device (use cpu or cuda)");
+  throw Error("--device: '" + text + "' is not a device (use cpu, cuda or cuda:N)");
 }
 
 }  // namespace nl::app

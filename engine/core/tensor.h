@@ -89,6 +89,9 @@ class Tensor {
   Tensor to(Device device) const;
   Tensor contiguous() const;
   Tensor clone() const;
+  // A contiguous copy in page-locked host memory when a CUDA device answers (copies from it
+  // to the GPU run asynchronously), else a plain contiguous CPU tensor. CPU tensors only.
+  Tensor pin_memory() const;
 
   // Views (Note [Views]); all differentiable.
   Tensor view(const Shape& shape) const;  // throws when strides don't allow it

@@ -74,18 +74,28 @@ Batch DataLoader::make_batch(int64_t index) const {
   const int64_t count = std::min<int64_t>(options_.batch_size, static_cast<int64_t>(order_.size()) - first);
   std::span<const int64_t> indices(order_.data() + first, static_cast<size_t>(count));
   try {
-    if (!options_.transform) return dataset_->get_batch(indices);
-    const uint64_t epoch_stream = mix(options_.seed ^ kTransformStream, static_cast<uint64_t>(epoch_));
-    Generator gen(mix(epoch_stream, static_cast<uint64_t>(index)));
-    std::vector<Example> examples;
-    examples.reserve(indices.size());
-    for (int64_t i : indices) examples.push_back(options_.transform->apply(dataset_->get(i), gen));
-    Batch batch = collate(examples);
-    batch.indices.assign(indices.begin(), indices.end());
+    Batch batch = gather_batch(indices, index);
+    if (options_.pin_memory) {
+      // On the loader's thread, so the step only queues an asynchronous copy.
+      batch.inputs = batch.inputs.pin_memory();
+      if (batch.targets.defined()) batch.targets = batch.targets.pin_memory();
+    }
     return batch;
   } catch (const std::exception& e) {
     fail("DataLoader: batch ", index, " of epoch ", epoch_, ": ", e.what());
   }
+}
+
+Batch DataLoader::gather_batch(std::span<const int64_t> indices, int64_t index) const {
+  if (!options_.transform) return dataset_->get_batch(indices);
+  const uint64_t epoch_stream = mix(options_.seed ^ kTransformStream, static_cast<uint64_t>(epoch_));
+  Generator gen(mix(epoch_stream, static_cast<uint64_t>(index)));
+  std::vector<Example> examples;
+  examples.reserve(indices.size());
+  for (int64_t i : indices) examples.push_back(options_.transform->apply(dataset_->get(i), gen));
+  Batch batch = collate(examples);
+  batch.indices.assign(indices.begin(), indices.end());
+  return batch;
 }
 
 void DataLoader::begin_epoch() {

@@ -23,6 +23,7 @@
 #include <iterator>
 #include <memory>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "engine/data/dataset.h"
@@ -37,6 +38,9 @@ struct DataLoaderOptions {
   bool drop_last = false;  // skip a final batch smaller than batch_size
   int prefetch = 2;        // ready batches queued ahead (at most 64); 0 collates inside next()
   TransformPtr transform;  // applied per sample before stacking; may be null
+  // Batches in page-locked host memory (when a CUDA device answers), so copies to the GPU
+  // run asynchronously beside the step. Set by training runs on a GPU.
+  bool pin_memory = false;
 };
 
 class DataLoader {
@@ -92,6 +96,8 @@ class DataLoader {
   struct Worker;
   // Batch `index` of the current epoch: the same whichever thread makes it.
   Batch make_batch(int64_t index) const;
+  // The samples at `indices` (batch `index` of the epoch), transformed and stacked.
+  Batch gather_batch(std::span<const int64_t> indices, int64_t index) const;
   void stop_worker();
 
   DatasetPtr dataset_;

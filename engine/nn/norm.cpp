@@ -39,7 +39,9 @@ Tensor BatchNorm::forward(const Tensor& x) {
   double momentum = options.momentum.value_or(0.0);
   if (is_training() && tracking) {
     NoGradGuard no_grad;
-    fill_(num_batches_tracked, num_batches_tracked.item() + 1);
+    // Counted on the tensor's device: reading it back each step would make the host wait
+    // for a GPU in every BatchNorm layer. Only the cumulative average (momentum unset) reads it.
+    add_(num_batches_tracked, ones_like(num_batches_tracked));
     if (!options.momentum) momentum = 1.0 / num_batches_tracked.item();
   }
   // Batch statistics in training, and always when no running statistics are kept.

@@ -54,22 +54,34 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduc
   be.cross_entropy(flat, flat_target, ignore_index, label_smoothing, losses, lse);
 
   // Mean divides by the targets that count; with all of them ignored that is 0/0 = NaN, as in PyTorch.
+  // On a GPU the count stays a device tensor: reading it would make the host wait every step.
   int64_t counted = n;
+  Tensor counted_on_device;
   if (reduction == Reduction::Mean) {
-    counted = 0;
-    for (int64_t t : flat_target.to_vector<int64_t>()) counted += t != ignore_index;
+    if (device.is_cpu()) {
+      counted = 0;
+      for (int64_t t : flat_target.to_vector<int64_t>()) counted += t != ignore_index;
+    } else {
+      NoGradGuard ng;
+      counted_on_device = sum(ne(flat_target, scalar_tensor(static_cast<double>(ignore_index),
+                                                            {.dtype = DType::Int64, .device = device})))
+                              .to(DType::Float32);
+    }
   }
   Tensor out;
   switch (reduction) {
     case Reduction::None: out = losses.reshape(target.shape()); break;
     case Reduction::Sum: out = sum(losses); break;
-    case Reduction::Mean: out = div(sum(losses), static_cast<double>(counted)); break;
+    case Reduction::Mean:
+      out = counted_on_device.defined() ? div(sum(losses), counted_on_device)
+                                        : div(sum(losses), static_cast<double>(counted));
+      break;
   }
 
   if (grad) {
     const int dims = logits.dim();
     record("cross_entropy", out, {&logits},
-           [flat, flat_target, lse, reduction, counted, ignore_index, label_smoothing, permuted_shape, back, dims,
+           [flat, flat_target, lse, reduction, counted, counted_on_device, ignore_index, label_smoothing, permuted_shape, back, dims,
             device](const Tensor& g) {
              const int64_t n = flat.size(0);
              Tensor scale;
@@ -77,7 +89,10 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduc
                case Reduction::None: scale = g.reshape({n}).contiguous(); break;
                case Reduction::Sum: scale = g.reshape({1}).expand({n}).contiguous(); break;
                case Reduction::Mean:
-                 scale = div(g, static_cast<double>(counted)).reshape({1}).expand({n}).contiguous();
+                 scale = (counted_on_device.defined() ? div(g, counted_on_device) : div(g, static_cast<double>(counted)))
+                             .reshape({1})
+                             .expand({n})
+                             .contiguous();
                  break;
              }
              Tensor grad_rows = Tensor::empty(flat.shape(), DType::Float32, device);

@@ -1,6 +1,7 @@
 // Views (reshape, transpose, permute, narrow/slice/select, expand, squeeze, unsqueeze) and
 // conversions (dtype, device, contiguous, clone), each recording its backward rule.
 // See Note [Views] in engine/core/tensor.h.
+#include <cstring>
 #include <numeric>
 
 #include "engine/ops/elementwise.h"
@@ -235,6 +236,21 @@ Tensor Tensor::clone() const {
   if (needs_grad({this}))
     record("CloneBackward", out, {this}, [](const Tensor& g) { return std::vector<Tensor>{g}; });
   return out;
+}
+
+Tensor Tensor::pin_memory() const {
+  NL_CHECK(device().is_cpu(), "pin_memory: the tensor is on ", device().str(), "; only CPU tensors can be pinned");
+  Allocator* pinned = pinned_host_allocator();
+  if (pinned == cpu_allocator()) return contiguous();
+  Tensor src = contiguous();
+  auto impl = std::make_shared<TensorImpl>();
+  const size_t nbytes = static_cast<size_t>(numel()) * element_size();
+  impl->storage = std::make_shared<Storage>(nbytes, pinned);
+  impl->shape = shape();
+  impl->strides = src.strides();
+  impl->dtype = dtype();
+  if (nbytes) std::memcpy(impl->storage->data(), src.raw_data(), nbytes);
+  return Tensor(std::move(impl));
 }
 
 Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }

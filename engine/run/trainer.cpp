@@ -36,10 +36,21 @@ double seconds_now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-// Correct predictions in a batch of logits [N, C] against class indices [N].
-double count_correct(const Tensor& logits, const Tensor& target) {
+// Correct predictions in a batch of logits [N, C] against class indices [N], as a scalar
+// tensor on the logits' device (read back later, with the loss).
+Tensor correct_on_device(const Tensor& logits, const Tensor& target) {
   NoGradGuard ng;
-  return sum(eq(argmax(logits, 1), target.to(DType::Int64))).item();
+  return sum(eq(argmax(logits, 1), target.to(DType::Int64)));
+}
+
+double count_correct(const Tensor& logits, const Tensor& target) { return correct_on_device(logits, target).item(); }
+
+// A batch moved to the training device (host → device copies run asynchronously when the
+// loader pinned the batch).
+data::Batch on_device(data::Batch b, Device device) {
+  if (b.inputs.device() != device) b.inputs = b.inputs.to(device);
+  if (b.targets.defined() && b.targets.device() != device) b.targets = b.targets.to(device);
+  return b;
 }
 
 // Targets whose class is among the k largest logits.
@@ -159,26 +170,25 @@ RunResult Trainer::fit(data::DataLoader& train, data::DataLoader* validation, Tr
                ") is past the end of epoch ", epoch_, " (", batches, " batches)");
     const double epoch_start = seconds_now();
 
+    const int64_t metrics_every =
+        options_.metrics_every > 0 ? options_.metrics_every : (options_.device.is_cpu() ? 1 : 20);
     while (true) {
+      if (paused_.load() || stop_.load() || checkpoint_requested_.load()) {
+        std::string failure = flush_metrics(sink);
+        if (!failure.empty()) return finish(RunStatus::Failed, failure);
+      }
       if (!wait_while_paused(sink)) {
         report_checkpoint(sink, "stopped");
         return finish(RunStatus::Stopped, "stopped by request at epoch " + std::to_string(epoch_ + 1) + ", batch " +
                                               std::to_string(batch_in_epoch_));
       }
-      const double t0 = seconds_now();
-      std::optional<data::Batch> batch = train.next();
-      if (!batch) break;
+      if (pending_.empty()) window_start_ = seconds_now();
+      std::optional<data::Batch> next = train.next();
+      if (!next) break;
+      data::Batch batch = on_device(std::move(*next), options_.device);
       optimizer_->zero_grad();
-      Tensor output = model_->forward(batch->inputs);
-      Tensor loss = options_.loss(output, batch->targets);
-      const double loss_value = loss.item();
-      if (!std::isfinite(loss_value)) {
-        return finish(RunStatus::Failed, "loss became " + std::string(std::isnan(loss_value) ? "NaN" : "infinite") +
-                                             " at step " + std::to_string(global_step_ + 1) + " (epoch " +
-                                             std::to_string(epoch_ + 1) + ", batch " +
-                                             std::to_string(batch_in_epoch_ + 1) +
-                                             "); try a lower learning rate or gradient clipping");
-      }
+      Tensor output = model_->forward(batch.inputs);
+      Tensor loss = options_.loss(output, batch.targets);
       loss.backward();
       const bool last_of_epoch = batch_in_epoch_ + 1 == batches;
       if (sink && options_.layer_statistics_every > 0 &&
@@ -188,28 +198,42 @@ RunResult Trainer::fit(data::DataLoader& train, data::DataLoader* validation, Tr
         sink->on_layer_statistics(stats);
       }
       if (options_.clip_grad_norm > 0) optim::clip_grad_norm_(model_->parameters(), options_.clip_grad_norm);
+
+      PendingStep step;
+      step.loss = loss.detach();
+      if (options_.classification) step.correct = correct_on_device(output, batch.targets);
+      step.samples = static_cast<double>(batch.inputs.size(0));
+      step.learning_rate = optimizer_->lr();
+      step.epoch = epoch_;
+      step.batch = batch_in_epoch_;
+      step.batches_per_epoch = batches;
+      step.global_step = global_step_ + 1;
+      if (metrics_every == 1) {
+        // Read before the update, so a non-finite loss stops the run with the weights of
+        // the step before (the CPU's behaviour since the start; tests rely on it).
+        const double loss_value = step.loss.item();
+        if (!std::isfinite(loss_value)) {
+          pending_.clear();
+          return finish(RunStatus::Failed, "loss became " + std::string(std::isnan(loss_value) ? "NaN" : "infinite") +
+                                               " at step " + std::to_string(global_step_ + 1) + " (epoch " +
+                                               std::to_string(epoch_ + 1) + ", batch " +
+                                               std::to_string(batch_in_epoch_ + 1) +
+                                               "); try a lower learning rate or gradient clipping");
+        }
+      }
       optimizer_->step();
       if (scheduler_) scheduler_->step();
       ++global_step_;
       ++batch_in_epoch_;
-
-      const double n = static_cast<double>(batch->inputs.size(0));
-      const double correct = options_.classification ? count_correct(output, batch->targets) : 0;
-      epoch_sums_.loss += loss_value * n;
-      epoch_sums_.correct += correct;
-      epoch_sums_.samples += n;
-      if (sink) {
-        StepMetrics m;
-        m.epoch = epoch_;
-        m.batch = batch_in_epoch_ - 1;
-        m.batches_per_epoch = batches;
-        m.global_step = global_step_;
-        m.loss = loss_value;
-        m.accuracy = options_.classification ? correct / n : 0;
-        m.learning_rate = optimizer_->lr();
-        m.samples_per_second = n / std::max(seconds_now() - t0, 1e-9);
-        sink->on_step(m);
+      pending_.push_back(std::move(step));
+      if (static_cast<int64_t>(pending_.size()) >= metrics_every || last_of_epoch) {
+        std::string failure = flush_metrics(sink);
+        if (!failure.empty()) return finish(RunStatus::Failed, failure);
       }
+    }
+    {
+      std::string failure = flush_metrics(sink);
+      if (!failure.empty()) return finish(RunStatus::Failed, failure);
     }
 
     EpochMetrics em;
@@ -257,6 +281,54 @@ RunResult Trainer::fit(data::DataLoader& train, data::DataLoader* validation, Tr
   return finish(RunStatus::Completed, "completed " + std::to_string(epoch_) + " epochs");
 }
 
+std::string Trainer::flush_metrics(TrainingSink* sink) {
+  if (pending_.empty()) return {};
+  std::vector<Tensor> losses, corrects;
+  for (const PendingStep& p : pending_) {
+    losses.push_back(p.loss.reshape({1}).to(DType::Float32));
+    if (p.correct.defined()) corrects.push_back(p.correct.reshape({1}).to(DType::Float32));
+  }
+  // One wait for the device for the whole window; the second copy finds it idle.
+  const std::vector<double> loss_values = cat(losses, 0).to_vector<double>();
+  const std::vector<double> correct_values =
+      corrects.empty() ? std::vector<double>() : cat(corrects, 0).to_vector<double>();
+  const double seconds = std::max(seconds_now() - window_start_, 1e-9);
+  double window_samples = 0;
+  for (const PendingStep& p : pending_) window_samples += p.samples;
+
+  std::string failure;
+  for (size_t i = 0; i < pending_.size(); ++i) {
+    const PendingStep& p = pending_[i];
+    const double loss_value = loss_values[i];
+    if (!std::isfinite(loss_value)) {
+      failure = "loss became " + std::string(std::isnan(loss_value) ? "NaN" : "infinite") + " at step " +
+                std::to_string(p.global_step) + " (epoch " + std::to_string(p.epoch + 1) + ", batch " +
+                std::to_string(p.batch + 1) + "); try a lower learning rate or gradient clipping";
+      break;
+    }
+    const double correct = correct_values.empty() ? 0 : correct_values[i];
+    epoch_sums_.loss += loss_value * p.samples;
+    epoch_sums_.correct += correct;
+    epoch_sums_.samples += p.samples;
+    if (sink) {
+      StepMetrics m;
+      m.epoch = p.epoch;
+      m.batch = p.batch;
+      m.batches_per_epoch = p.batches_per_epoch;
+      m.global_step = p.global_step;
+      m.loss = loss_value;
+      m.accuracy = options_.classification ? correct / p.samples : 0;
+      m.learning_rate = p.learning_rate;
+      // Over the window: per step, the host only queues work on a device.
+      m.samples_per_second = window_samples / seconds;
+      sink->on_step(m);
+    }
+  }
+  pending_.clear();
+  window_start_ = seconds_now();
+  return failure;
+}
+
 EpochMetrics Trainer::evaluate(data::DataLoader& loader) { return evaluate(loader, nullptr); }
 
 EpochMetrics Trainer::evaluate(data::DataLoader& loader, ValidationReport* report) {
@@ -264,7 +336,8 @@ EpochMetrics Trainer::evaluate(data::DataLoader& loader, ValidationReport* repor
   model_->eval();
   NoGradGuard ng;
   double loss_sum = 0, correct = 0, top_k = 0, samples = 0;
-  for (const data::Batch& b : loader) {
+  for (const data::Batch& host_batch : loader) {
+    const data::Batch b = on_device(host_batch, options_.device);
     Tensor out = model_->forward(b.inputs);
     const double n = static_cast<double>(b.inputs.size(0));
     loss_sum += options_.loss(out, b.targets).item() * n;

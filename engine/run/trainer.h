@@ -43,6 +43,14 @@ struct TrainerOptions {
   // predictions beside the confusion matrix after each epoch (classification only).
   int64_t layer_statistics_every = 0;
   int64_t validation_samples = 0;
+  // Where batches go before the forward pass (the model's device; see training_run.cpp).
+  Device device = Device::cpu();
+  // Step metrics are read back from the device every this many steps (and at the end of an
+  // epoch, and before a pause, stop or checkpoint): reading a value makes the host wait for
+  // the device, so on a GPU reading every step would serialise the run. 0: every step on
+  // the CPU (where reading costs nothing), every 20 steps on other devices. The NaN guard
+  // still names the exact step whose loss was not finite.
+  int64_t metrics_every = 0;
 };
 
 class Trainer {
@@ -78,6 +86,15 @@ class Trainer {
   struct Sums {
     double loss = 0, correct = 0, samples = 0;
   };
+  // A step whose loss and correct count are still on the device.
+  struct PendingStep {
+    Tensor loss, correct;  // scalars; `correct` undefined unless classifying
+    double samples = 0, learning_rate = 0;
+    int64_t epoch = 0, batch = 0, batches_per_epoch = 0, global_step = 0;
+  };
+  // Reads the pending steps back (one wait for the device), adds them to the epoch sums and
+  // reports them; returns a message when a loss was not finite.
+  std::string flush_metrics(TrainingSink* sink);
   bool wait_while_paused(TrainingSink* sink);
   void save_requested_checkpoint(TrainingSink* sink);
   EpochMetrics evaluate(data::DataLoader& loader, ValidationReport* report);
@@ -98,6 +115,8 @@ class Trainer {
   int64_t batch_in_epoch_ = 0;
   int64_t global_step_ = 0;
   Sums epoch_sums_;
+  std::vector<PendingStep> pending_;
+  double window_start_ = 0;  // when the first pending step began
   double best_val_loss_ = 1e300;
   int64_t epochs_without_improvement_ = 0;
 };

@@ -84,10 +84,12 @@ std::unique_ptr<TrainingRun> prepare_training_run(const project::Project& p, Gra
   train_options.batch_size = s.batch_size;
   train_options.shuffle = true;
   train_options.seed = s.seed;
+  train_options.pin_memory = o.device.is_cuda();
   run->train_loader = std::make_unique<data::DataLoader>(run->data.train, train_options);
   if (run->data.validation && run->data.validation->size() > 0) {
     data::DataLoaderOptions val_options;
     val_options.batch_size = s.batch_size;
+    val_options.pin_memory = o.device.is_cuda();
     run->val_loader = std::make_unique<data::DataLoader>(run->data.validation, val_options);
   }
 
@@ -103,6 +105,7 @@ std::unique_ptr<TrainingRun> prepare_training_run(const project::Project& p, Gra
   t.checkpoint_dir = o.checkpoint_dir.empty() ? s.checkpoint_dir : o.checkpoint_dir;
   t.layer_statistics_every = o.layer_statistics_every;
   t.validation_samples = o.validation_samples;
+  t.device = o.device;
   run->trainer = std::make_unique<Trainer>(run->model, run->optimizer, t, run->scheduler);
   return run;
 }
