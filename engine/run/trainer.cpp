@@ -6,6 +6,7 @@
 #include <cmath>
 #include <thread>
 
+#include "engine/backends/backend.h"
 #include "engine/core/generator.h"
 #include "engine/io/safetensors.h"
 #include "engine/ops/ops.h"
@@ -296,6 +297,9 @@ std::string Trainer::flush_metrics(TrainingSink* sink) {
   double window_samples = 0;
   for (const PendingStep& p : pending_) window_samples += p.samples;
 
+  DeviceMemoryStats memory;
+  if (!options_.device.is_cpu()) memory = memory_stats(options_.device);
+
   std::string failure;
   for (size_t i = 0; i < pending_.size(); ++i) {
     const PendingStep& p = pending_[i];
@@ -321,6 +325,8 @@ std::string Trainer::flush_metrics(TrainingSink* sink) {
       m.learning_rate = p.learning_rate;
       // Over the window: per step, the host only queues work on a device.
       m.samples_per_second = window_samples / seconds;
+      m.device_memory_allocated = static_cast<double>(memory.allocated_bytes);
+      m.device_memory_reserved = static_cast<double>(memory.reserved_bytes);
       sink->on_step(m);
     }
   }

@@ -16,6 +16,10 @@ struct StepMetrics {
   double accuracy = 0;          // fraction of the batch classified correctly (classification only)
   double learning_rate = 0;
   double samples_per_second = 0;
+  // The training device's allocator (engine/backends: DeviceMemoryStats) when it is a GPU;
+  // zeros on the CPU.
+  double device_memory_allocated = 0;  // bytes held by tensors
+  double device_memory_reserved = 0;   // bytes obtained from the driver (tensors + cache)
 };
 
 struct EpochMetrics {

@@ -498,7 +498,12 @@ void DashboardWidget::updateStats() {
     speed_->setText(tr("%1 samples/s").arg(QLocale().toString(sum / std::max<size_t>(1, n), 'f', 0)));
   }
   const double rss = residentBytes();
-  memory_->setText(rss > 0 ? tr("memory %1 MB").arg(rss / (1024.0 * 1024.0), 0, 'f', 0) : QString());
+  QString memory = rss > 0 ? tr("memory %1 MB").arg(rss / (1024.0 * 1024.0), 0, 'f', 0) : QString();
+  if (has_steps && last.device_memory_reserved > 0)  // training on a GPU
+    memory += tr(" · GPU %1 MB (%2 MB reserved)")
+                  .arg(last.device_memory_allocated / (1024.0 * 1024.0), 0, 'f', 0)
+                  .arg(last.device_memory_reserved / (1024.0 * 1024.0), 0, 'f', 0);
+  memory_->setText(memory);
 }
 
 void DashboardWidget::updateHints() {

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Builds the engine (no Qt) with the CUDA backend and runs the GPU tests and benchmarks, on
+# a GPU machine that has only the CUDA toolkit, CMake, Ninja, a C++ compiler and PyTorch
+# (the device machine of DEVELOPERS.md). The engine's few libraries come from .gpu-deps/
+# (Debian packages fetched beforehand by tests/gpu/fetch-device-deps.sh and carried along),
+# unpacked into a private folder, never over /.
+#
+#   bash tests/gpu/run-on-device.sh [OUT_DIR] [--tests-only|--bench-only]
+#
+# Writes build.log, tests.log and bench.jsonl into OUT_DIR (default: build-gpu-out/).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+out="${1:-build-gpu-out}"
+mode="${2:-all}"
+mkdir -p "$out"
+sysroot=/tmp/netloom-gpu-sysroot
+build=build-device
+
+echo "== device"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | tee "$out/device.txt"
+nvcc --version | tail -1
+
+echo "== unpacking .gpu-deps into $sysroot"
+mkdir -p "$sysroot"
+if compgen -G ".gpu-deps/*.deb" >/dev/null; then
+  for deb in .gpu-deps/*.deb; do dpkg-deb -x "$deb" "$sysroot" || dpkg -x "$deb" "$sysroot"; done
+else
+  echo "no .gpu-deps/*.deb: relying on the machine's own libraries"
+fi
+arch_dir=$sysroot/usr/lib/x86_64-linux-gnu
+export LD_LIBRARY_PATH="$arch_dir/openblas-openmp:$arch_dir:${LD_LIBRARY_PATH:-}"
+# The GPU's own architecture only: the full sm_80/sm_90/PTX set is built in CI.
+cuda_arch=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d '.')
+cuda_arch=${cuda_arch:-90}
+
+echo "== configuring (sm_${cuda_arch})"
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNETLOOM_ENGINE_ONLY=ON -DNETLOOM_CUDA=ON \
+  -DCMAKE_CUDA_ARCHITECTURES="${cuda_arch}-real" \
+  -DCMAKE_DISABLE_FIND_PACKAGE_PkgConfig=ON \
+  -DCMAKE_PREFIX_PATH="$sysroot/usr" -DCMAKE_LIBRARY_PATH="$arch_dir" -DCMAKE_INCLUDE_PATH="$sysroot/usr/include" \
+  >"$out/build.log" 2>&1 || { tail -40 "$out/build.log"; exit 1; }
+echo "== building"
+start=$(date +%s)
+cmake --build "$build" -j "$(nproc)" >>"$out/build.log" 2>&1 || { grep -E 'error|FAILED' "$out/build.log" | head -40; exit 1; }
+echo "built in $(( $(date +%s) - start )) s"
+
+status=0
+if [ "$mode" != "--bench-only" ]; then
+  echo "== GPU tests"
+  (cd "$build" && ctest --output-on-failure -j 4 -R '^gpu\.') 2>&1 | tee "$out/tests.log"
+  status=${PIPESTATUS[0]}
+  grep -h -E '^(PASS|FAIL)' "$build"/Testing/Temporary/LastTest.log >"$out/cases.txt" 2>/dev/null || true
+fi
+if [ "$mode" != "--tests-only" ]; then
+  echo "== GPU benchmarks beside PyTorch"
+  if [ -x tests/gpu/run_gpu_bench.sh ] || [ -f tests/gpu/run_gpu_bench.sh ]; then
+    bash tests/gpu/run_gpu_bench.sh "$build" 2>&1 | tee "$out/bench.jsonl"
+  else
+    echo "tests/gpu/run_gpu_bench.sh is missing"
+  fi
+fi
+exit $status
