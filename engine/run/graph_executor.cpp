@@ -159,6 +159,9 @@ void GraphModel::evaluate(const std::vector<Tensor>& graph_inputs, const std::ve
     }
     try {
       values[s] = step.runnable.forward(args);
+    } catch (const OutOfMemoryError& e) {
+      // Kept as OutOfMemoryError: callers free memory and retry smaller on it.
+      throw OutOfMemoryError(step.name + " (" + step.type + "): " + e.what());
     } catch (const std::exception& e) {
       throw Error(step.name + " (" + step.type + "): " + e.what());
     }

@@ -149,6 +149,19 @@ void Trainer::report_checkpoint(TrainingSink* sink, const std::string& what) {
 }
 
 RunResult Trainer::fit(data::DataLoader& train, data::DataLoader* validation, TrainingSink* sink) {
+  try {
+    return fit_epochs(train, validation, sink);
+  } catch (const OutOfMemoryError& e) {
+    // The step's tensors are gone with the unwinding; give their cached memory back so a
+    // smaller run in this process starts from an empty device.
+    pending_.clear();
+    if (!options_.device.is_cpu()) empty_cache(options_.device);
+    throw OutOfMemoryError("training step " + std::to_string(global_step_ + 1) + " on " + options_.device.str() +
+                           ": " + e.what() + " A smaller batch size needs less memory.");
+  }
+}
+
+RunResult Trainer::fit_epochs(data::DataLoader& train, data::DataLoader* validation, TrainingSink* sink) {
   stop_.store(false);
   RunResult result;
   auto finish = [&](RunStatus status, std::string message) {

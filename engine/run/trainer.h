@@ -95,6 +95,7 @@ class Trainer {
   // Reads the pending steps back (one wait for the device), adds them to the epoch sums and
   // reports them; returns a message when a loss was not finite.
   std::string flush_metrics(TrainingSink* sink);
+  RunResult fit_epochs(data::DataLoader& train, data::DataLoader* validation, TrainingSink* sink);
   bool wait_while_paused(TrainingSink* sink);
   void save_requested_checkpoint(TrainingSink* sink);
   EpochMetrics evaluate(data::DataLoader& loader, ValidationReport* report);
