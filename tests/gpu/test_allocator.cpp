@@ -6,7 +6,11 @@
 
 #include "engine/backends/backend.h"
 #include "engine/core/error.h"
+#include "engine/data/data.h"
+#include "engine/nn/nn.h"
+#include "engine/optim/optim.h"
 #include "engine/ops/ops.h"
+#include "engine/run/trainer.h"
 #include "tests/gpu/gpu_testing.h"
 
 using namespace nl;
@@ -109,4 +113,30 @@ NL_GPU_TEST(pin_memory_round_trip_keeps_values_and_dtype) {
   Tensor back = pinned.to(kGpu).to(Device::cpu());
   std::string diff = gpu_test::compare(back, x, 0, 0);
   NL_GPU_CHECK(diff.empty(), diff);
+}
+
+NL_GPU_TEST(a_training_run_too_big_for_the_gpu_fails_cleanly_and_a_smaller_one_trains) {
+  // Linear(16 → 2^20): at batch 40,000 the output alone is 160 GiB, more than any GPU here.
+  auto run_with_batch = [](int64_t batch) {
+    const int64_t n = batch * 2;
+    auto data = std::make_shared<data::TensorDataset>(randn({n, 16}), zeros({n}, {.dtype = DType::Int64}));
+    data::DataLoader loader(data, {.batch_size = batch, .pin_memory = true});
+    auto model = std::make_shared<nn::Linear>(16, int64_t(1) << 20);
+    model->to(kGpu);
+    auto opt = std::make_shared<optim::SGD>(model->parameters(), optim::SGDOptions{.lr = 0.01});
+    run::Trainer trainer(model, opt, {.epochs = 1, .device = kGpu});
+    return trainer.fit(loader);
+  };
+  std::string message;
+  try {
+    run_with_batch(40000);
+  } catch (const OutOfMemoryError& e) {
+    message = e.what();
+  }
+  NL_GPU_CHECK(message.find("training step 1 on cuda:0") == 0, message);
+  NL_GPU_CHECK(message.find("out of memory") != std::string::npos, message);
+  const DeviceMemoryStats after = memory_stats(kGpu);
+  NL_GPU_CHECK(after.reserved_bytes == after.allocated_bytes, "the cache was not emptied after the failed run");
+  run::RunResult small = run_with_batch(64);
+  NL_GPU_CHECK(small.status == run::RunStatus::Completed, small.message);
 }
