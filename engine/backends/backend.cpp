@@ -3,6 +3,7 @@
 #include "engine/backends/backend.h"
 
 #include "engine/backends/cpu/cpu_backend.h"
+#include "engine/backends/graph_capture.h"
 
 #ifdef NETLOOM_HAVE_CUDA
 namespace nl::cuda {
@@ -10,6 +11,8 @@ namespace nl::cuda {
 Backend* backend_for_index(int index);
 std::string unavailable_reason(int index);
 Allocator* pinned_allocator_or_null();
+std::unique_ptr<CapturedGraph> capture_graph(int index, const std::function<void()>& work);
+bool is_capturing(int index);
 }  // namespace nl::cuda
 #endif
 
@@ -56,6 +59,30 @@ Backend& backend_for(Device device) {
 void synchronize(Device device) { backend_for(device).synchronize(); }
 DeviceMemoryStats memory_stats(Device device) { return backend_for(device).memory_stats(); }
 void empty_cache(Device device) { backend_for(device).empty_cache(); }
+
+std::string graph_capture_blocker(Device device) {
+  if (device.is_cpu()) return "the CPU runs kernels as they are called; there is nothing to capture";
+  if (!backend_available(device)) return device_unavailable_reason(device);
+  return {};
+}
+
+std::unique_ptr<CapturedGraph> capture_graph(Device device, const std::function<void()>& work) {
+  const std::string blocker = graph_capture_blocker(device);
+  NL_CHECK(blocker.empty(), "graph capture on ", device.str(), ": ", blocker);
+#ifdef NETLOOM_HAVE_CUDA
+  return cuda::capture_graph(device.index, work);
+#else
+  fail("graph capture on ", device.str(), ": no CUDA backend");
+#endif
+}
+
+bool is_capturing(Device device) {
+#ifdef NETLOOM_HAVE_CUDA
+  return device.is_cuda() && backend_available(device) && cuda::is_capturing(device.index);
+#else
+  return false;
+#endif
+}
 
 Allocator* pinned_host_allocator() {
 #ifdef NETLOOM_HAVE_CUDA

@@ -37,6 +37,8 @@ class Adam final : public Optimizer {
  public:
   explicit Adam(std::vector<Tensor> params, const AdamOptions& options = {});
   void add_param_group(std::vector<Tensor> params, const AdamOptions& options);
+  // The bias corrections (1 - beta^step) are arguments of each update: they change every step.
+  std::string replay_blocker() const override { return "Adam's bias correction changes every step"; }
 
  protected:
   void check_hyper_parameters(const ParamGroup& group, size_t index) const override;
@@ -47,6 +49,8 @@ class AdamW final : public Optimizer {
  public:
   explicit AdamW(std::vector<Tensor> params, const AdamWOptions& options = {});
   void add_param_group(std::vector<Tensor> params, const AdamWOptions& options);
+  // The bias corrections (1 - beta^step) are arguments of each update: they change every step.
+  std::string replay_blocker() const override { return "AdamW's bias correction changes every step"; }
 
  protected:
   void check_hyper_parameters(const ParamGroup& group, size_t index) const override;

@@ -140,6 +140,21 @@ void Optimizer::step() {
   }
 }
 
+std::string Optimizer::replay_blocker() const {
+  for (const ParamGroup& g : groups_)
+    for (const Tensor& p : g.params) {
+      auto it = state_.find(p.impl_ptr());
+      if (it == state_.end() || it->second.step == 0) return std::string(name()) + " has not made its first step yet";
+    }
+  return {};
+}
+
+void Optimizer::count_replayed_step() {
+  for (const ParamGroup& g : groups_)
+    for (const Tensor& p : g.params)
+      if (p.grad().defined()) ++state_[p.impl_ptr()].step;
+}
+
 void Optimizer::zero_grad(bool set_to_none) {
   NoGradGuard no_grad;
   for (auto& g : groups_) {

@@ -104,6 +104,14 @@ class Optimizer {
   // (naming the entry) nothing changes.
   void load_state_dict(const StateDict& state);
 
+  // Empty when every step() from now on queues the same device work with the same
+  // arguments (each parameter has its state, and nothing the update reads changes per
+  // step), so one captured step can be replayed (CUDA graphs); otherwise the reason.
+  virtual std::string replay_blocker() const;
+  // Counts a replayed step in the state of every parameter that has a gradient, as step()
+  // does, so state dicts and checkpoints stay right.
+  void count_replayed_step();
+
   // Forces the portable tensor-op update on the CPU too (tests compare it with the fused loop).
   void set_update_kernel(UpdateKernel kernel) { kernel_ = kernel; }
   UpdateKernel update_kernel() const { return kernel_; }

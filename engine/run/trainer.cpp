@@ -46,6 +46,23 @@ Tensor correct_on_device(const Tensor& logits, const Tensor& target) {
 
 double count_correct(const Tensor& logits, const Tensor& target) { return correct_on_device(logits, target).item(); }
 
+// Parameter `index` in the optimiser's order (groups, then parameters).
+Tensor parameters_at(optim::Optimizer& optimizer, size_t index) {
+  for (auto& g : optimizer.param_groups()) {
+    if (index < g.params.size()) return g.params[index];
+    index -= g.params.size();
+  }
+  fail("Trainer: parameter ", index, " is not in the optimiser");
+}
+
+// Every hyper-parameter an update reads, per group: a replayed step has them frozen in.
+std::vector<double> hyper_parameters(const optim::Optimizer& optimizer) {
+  std::vector<double> out;
+  for (const optim::ParamGroup& g : optimizer.param_groups())
+    out.insert(out.end(), {g.lr, g.weight_decay, g.momentum, g.dampening, g.beta1, g.beta2, g.eps, g.alpha});
+  return out;
+}
+
 // A batch moved to the training device (host → device copies run asynchronously when the
 // loader pinned the batch).
 data::Batch on_device(data::Batch b, Device device) {
@@ -148,10 +165,17 @@ void Trainer::report_checkpoint(TrainingSink* sink, const std::string& what) {
   if (sink) sink->on_message("checkpoint saved: " + path);
 }
 
+Trainer::~Trainer() = default;
+
 RunResult Trainer::fit(data::DataLoader& train, data::DataLoader* validation, TrainingSink* sink) {
+  // A graph captured in an earlier fit() may hold stale batch shapes; capture afresh.
+  graph_.reset();
+  graphs_stopped_ = false;
+  eager_steps_ = 0;
   try {
     return fit_epochs(train, validation, sink);
   } catch (const OutOfMemoryError& e) {
+    graph_.reset();
     // The step's tensors are gone with the unwinding; give their cached memory back so a
     // smaller run in this process starts from an empty device.
     pending_.clear();
@@ -200,11 +224,34 @@ RunResult Trainer::fit_epochs(data::DataLoader& train, data::DataLoader* validat
       std::optional<data::Batch> next = train.next();
       if (!next) break;
       data::Batch batch = on_device(std::move(*next), options_.device);
+      const bool last_of_epoch = batch_in_epoch_ + 1 == batches;
+      PendingStep step;
+      step.samples = static_cast<double>(batch.inputs.size(0));
+      step.epoch = epoch_;
+      step.batch = batch_in_epoch_;
+      step.batches_per_epoch = batches;
+      step.global_step = global_step_ + 1;
+      if (options_.cuda_graphs && replayed_step(batch, step, sink)) {
+        if (scheduler_) scheduler_->step();
+        ++global_step_;
+        ++batch_in_epoch_;
+        pending_.push_back(std::move(step));
+        if (sink && options_.layer_statistics_every > 0 &&
+            (global_step_ % options_.layer_statistics_every == 0 || last_of_epoch)) {
+          LayerStatisticsEvent stats = layer_statistics(*model_);
+          stats.global_step = global_step_;
+          sink->on_layer_statistics(stats);
+        }
+        if (static_cast<int64_t>(pending_.size()) >= metrics_every || last_of_epoch) {
+          std::string failure = flush_metrics(sink);
+          if (!failure.empty()) return finish(RunStatus::Failed, failure);
+        }
+        continue;
+      }
       optimizer_->zero_grad();
       Tensor output = model_->forward(batch.inputs);
       Tensor loss = options_.loss(output, batch.targets);
       loss.backward();
-      const bool last_of_epoch = batch_in_epoch_ + 1 == batches;
       if (sink && options_.layer_statistics_every > 0 &&
           ((global_step_ + 1) % options_.layer_statistics_every == 0 || last_of_epoch)) {
         LayerStatisticsEvent stats = layer_statistics(*model_);
@@ -213,15 +260,9 @@ RunResult Trainer::fit_epochs(data::DataLoader& train, data::DataLoader* validat
       }
       if (options_.clip_grad_norm > 0) optim::clip_grad_norm_(model_->parameters(), options_.clip_grad_norm);
 
-      PendingStep step;
       step.loss = loss.detach();
       if (options_.classification) step.correct = correct_on_device(output, batch.targets);
-      step.samples = static_cast<double>(batch.inputs.size(0));
       step.learning_rate = optimizer_->lr();
-      step.epoch = epoch_;
-      step.batch = batch_in_epoch_;
-      step.batches_per_epoch = batches;
-      step.global_step = global_step_ + 1;
       if (metrics_every == 1) {
         // Read before the update, so a non-finite loss stops the run with the weights of
         // the step before (the CPU's behaviour since the start; tests rely on it).
@@ -239,6 +280,10 @@ RunResult Trainer::fit_epochs(data::DataLoader& train, data::DataLoader* validat
       if (scheduler_) scheduler_->step();
       ++global_step_;
       ++batch_in_epoch_;
+      ++eager_steps_;
+      // The replayed step reads the gradients where its backward wrote them.
+      if (graph_)
+        for (size_t i = 0; i < graph_grads_.size(); ++i) parameters_at(*optimizer_, i).set_grad(graph_grads_[i]);
       pending_.push_back(std::move(step));
       if (static_cast<int64_t>(pending_.size()) >= metrics_every || last_of_epoch) {
         std::string failure = flush_metrics(sink);
@@ -293,6 +338,95 @@ RunResult Trainer::fit_epochs(data::DataLoader& train, data::DataLoader* validat
     }
   }
   return finish(RunStatus::Completed, "completed " + std::to_string(epoch_) + " epochs");
+}
+
+// Note [Replayed steps]
+// With options.cuda_graphs the trainer runs a few eager steps (cuDNN's algorithm search,
+// cuBLAS's workspace and the optimiser's buffers happen there), then captures one step —
+// zero_grad, forward, loss, backward, optimiser update, the metrics — into a CUDA graph.
+// Each later batch of the same shapes is copied into the graph's input tensors and the
+// graph replayed: one launch instead of a few hundred, the same kernels on the same
+// memory. What the replay cannot see is kept out:
+// - arguments that change per step would be frozen: the optimiser says whether its update
+//   has any (Optimizer::replay_blocker; Adam's bias correction does), and a changed
+//   learning rate or momentum means a new capture (twice in a row: the schedule changes it
+//   every step, and graphs go off);
+// - host waits and random numbers make the capture itself fail (graph_capture.h);
+// - a batch of another shape (the last, smaller one) runs eagerly; afterwards the
+//   parameters' gradients point back at the graph's, which replays and dashboards read.
+// Host-side counts advance as eager steps would (Optimizer::count_replayed_step).
+
+void Trainer::stop_graphs(TrainingSink* sink, const std::string& why) {
+  graph_.reset();
+  graph_grads_.clear();
+  graphs_stopped_ = true;
+  if (sink) sink->on_message("CUDA graphs off: " + why);
+}
+
+bool Trainer::capture_step(const data::Batch& batch, TrainingSink* sink) {
+  std::string blocker = graph_capture_blocker(options_.device);
+  if (blocker.empty()) blocker = optimizer_->replay_blocker();
+  if (blocker.empty() && options_.clip_grad_norm > 0)
+    blocker = "gradient clipping reads the gradients' norm back every step";
+  if (!blocker.empty()) {
+    stop_graphs(sink, blocker);
+    return false;
+  }
+  graph_inputs_ = batch.inputs.clone();
+  graph_targets_ = batch.targets.clone();
+  try {
+    graph_ = capture_graph(options_.device, [&] {
+      optimizer_->zero_grad();
+      Tensor output = model_->forward(graph_inputs_);
+      Tensor loss = options_.loss(output, graph_targets_);
+      loss.backward();
+      optimizer_->step();
+      graph_loss_ = loss.detach();
+      graph_correct_ = options_.classification ? correct_on_device(output, graph_targets_) : Tensor();
+    });
+  } catch (const std::exception& e) {
+    optimizer_->zero_grad();  // the gradients point at memory the failed capture never wrote
+    stop_graphs(sink, std::string("the step cannot be captured: ") + e.what());
+    return false;
+  }
+  graph_grads_.clear();
+  for (size_t i = 0; i < optimizer_->num_params(); ++i) graph_grads_.push_back(parameters_at(*optimizer_, i).grad());
+  graph_hyper_ = hyper_parameters(*optimizer_);
+  return true;
+}
+
+bool Trainer::replayed_step(const data::Batch& batch, PendingStep& step, TrainingSink* sink) {
+  constexpr int64_t kWarmupSteps = 3;
+  if (graphs_stopped_) return false;
+  if (!graph_ && eager_steps_ < kWarmupSteps) return false;
+  const bool fits = graph_ && batch.inputs.shape() == graph_inputs_.shape() &&
+                    batch.inputs.dtype() == graph_inputs_.dtype() && batch.targets.shape() == graph_targets_.shape() &&
+                    batch.targets.dtype() == graph_targets_.dtype();
+  if (graph_ && !fits) return false;  // another shape: eager, the graph stays
+  bool captured_now = false;
+  if (graph_ && hyper_parameters(*optimizer_) != graph_hyper_) {
+    if (++recaptures_in_a_row_ > 1) {
+      stop_graphs(sink, "the schedule changes the learning rate or momentum every step");
+      return false;
+    }
+    graph_.reset();
+  } else if (graph_) {
+    recaptures_in_a_row_ = 0;
+  }
+  if (!graph_) {
+    if (!capture_step(batch, sink)) return false;
+    captured_now = true;  // the capture counted this step in the optimiser's state
+  } else {
+    NoGradGuard ng;
+    copy_(graph_inputs_, batch.inputs);
+    copy_(graph_targets_, batch.targets);
+  }
+  graph_->replay();
+  if (!captured_now) optimizer_->count_replayed_step();
+  step.loss = graph_loss_.clone();  // the next replay overwrites the graph's own
+  if (graph_correct_.defined()) step.correct = graph_correct_.clone();
+  step.learning_rate = optimizer_->lr();
+  return true;
 }
 
 std::string Trainer::flush_metrics(TrainingSink* sink) {

@@ -16,6 +16,7 @@
 #include <mutex>
 #include <string>
 
+#include "engine/backends/graph_capture.h"
 #include "engine/data/dataloader.h"
 #include "engine/nn/module.h"
 #include "engine/optim/lr_scheduler.h"
@@ -51,10 +52,17 @@ struct TrainerOptions {
   // the CPU (where reading costs nothing), every 20 steps on other devices. The NaN guard
   // still names the exact step whose loss was not finite.
   int64_t metrics_every = 0;
+  // CUDA graphs: after a few eager steps, capture one training step and replay it for
+  // every batch of the same shape (one launch instead of hundreds per step). Falls back to
+  // eager steps, with a message saying why, when the step cannot be replayed faithfully
+  // (Adam's per-step bias correction, gradient clipping, dropout, a rate that changes every
+  // step, the CPU). See Note [Replayed steps] in trainer.cpp.
+  bool cuda_graphs = false;
 };
 
 class Trainer {
  public:
+  ~Trainer();
   // `scheduler` may be null; when given it is stepped after every optimiser step.
   Trainer(std::shared_ptr<nn::Module> model, std::shared_ptr<optim::Optimizer> optimizer,
           TrainerOptions options = {}, std::shared_ptr<optim::LRScheduler> scheduler = nullptr);
@@ -96,6 +104,11 @@ class Trainer {
   // reports them; returns a message when a loss was not finite.
   std::string flush_metrics(TrainingSink* sink);
   RunResult fit_epochs(data::DataLoader& train, data::DataLoader* validation, TrainingSink* sink);
+  // Replays the captured step on `batch` when it fits the graph (capturing one first after
+  // the warm-up); false when the step must run eagerly.
+  bool replayed_step(const data::Batch& batch, PendingStep& step, TrainingSink* sink);
+  bool capture_step(const data::Batch& batch, TrainingSink* sink);
+  void stop_graphs(TrainingSink* sink, const std::string& why);
   bool wait_while_paused(TrainingSink* sink);
   void save_requested_checkpoint(TrainingSink* sink);
   EpochMetrics evaluate(data::DataLoader& loader, ValidationReport* report);
@@ -117,6 +130,14 @@ class Trainer {
   int64_t global_step_ = 0;
   Sums epoch_sums_;
   std::vector<PendingStep> pending_;
+  // CUDA graph mode (options_.cuda_graphs).
+  std::unique_ptr<CapturedGraph> graph_;
+  Tensor graph_inputs_, graph_targets_, graph_loss_, graph_correct_;
+  std::vector<Tensor> graph_grads_;  // what the graph's backward writes, per parameter
+  std::vector<double> graph_hyper_;  // hyper-parameters frozen into the graph
+  int64_t eager_steps_ = 0;          // before the capture: warm-up
+  int64_t recaptures_in_a_row_ = 0;
+  bool graphs_stopped_ = false;
   double window_start_ = 0;  // when the first pending step began
   double best_val_loss_ = 1e300;
   int64_t epochs_without_improvement_ = 0;

@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <sstream>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -33,18 +34,21 @@ class CachingAllocator final : public Allocator {
     const size_t size = round_allocation_size(nbytes);
     std::lock_guard<std::mutex> lock(mutex_);
     ++stats_.allocations;
-    // Best fit among cached blocks, accepted when at most 25 % larger than asked.
-    auto it = free_.lower_bound(size);
-    if (it != free_.end() && it->first <= size + size / 4) {
-      void* p = it->second;
-      size_t block = it->first;
-      free_.erase(it);
-      ++stats_.cache_hits;
-      in_use(p, block);
+    const int pool = capturing_pool_ > 0 && std::this_thread::get_id() == capturing_thread_ ? capturing_pool_ : 0;
+    // While capturing, the graph's own freed blocks first (reused in the same order on
+    // every replay), then the shared cache; either way the block joins the graph's pool.
+    if (pool) {
+      if (void* p = take_cached(pools_[pool].free, size)) {
+        in_use(p, size_of_taken_, pool);
+        return p;
+      }
+    }
+    if (void* p = take_cached(free_, size)) {
+      in_use(p, size_of_taken_, pool);
       return p;
     }
     void* p = driver_malloc(size, nbytes);
-    in_use(p, size);
+    in_use(p, size, pool);
     return p;
   }
 
@@ -53,10 +57,38 @@ class CachingAllocator final : public Allocator {
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = live_.find(ptr);
     if (it == live_.end()) return;  // not ours: never happens, but never crash at exit
-    size_t block = it->second;
+    const Live block = it->second;
     live_.erase(it);
-    stats_.allocated_bytes -= static_cast<int64_t>(block);
-    free_.emplace(block, ptr);
+    stats_.allocated_bytes -= static_cast<int64_t>(block.size);
+    // A block of a live graph stays with it: a replay will write it again.
+    auto pool = block.pool ? pools_.find(block.pool) : pools_.end();
+    if (pool != pools_.end()) pool->second.free.emplace(block.size, ptr);
+    else free_.emplace(block.size, ptr);
+  }
+
+  // Allocations of the calling thread go to a new private pool until end_pool().
+  int begin_pool() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    NL_CHECK(capturing_pool_ == 0, "cuda:", index_, ": a graph capture is already in progress");
+    capturing_pool_ = next_pool_++;
+    capturing_thread_ = std::this_thread::get_id();
+    pools_[capturing_pool_];
+    return capturing_pool_;
+  }
+
+  void end_pool() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    capturing_pool_ = 0;
+  }
+
+  // The graph is gone: its cached blocks return to the shared cache, and blocks still held
+  // by tensors go there when those are freed.
+  void release_pool(int pool) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = pools_.find(pool);
+    if (it == pools_.end()) return;
+    for (auto& [size, p] : it->second.free) free_.emplace(size, p);
+    pools_.erase(it);
   }
 
   Device device() const override { return Device::cuda(index_); }
@@ -81,8 +113,19 @@ class CachingAllocator final : public Allocator {
   }
 
  private:
-  void in_use(void* p, size_t block) {
-    live_.emplace(p, block);
+  // Best fit among `cache`, accepted when at most 25 % larger than asked; null when none.
+  void* take_cached(std::multimap<size_t, void*>& cache, size_t size) {
+    auto it = cache.lower_bound(size);
+    if (it == cache.end() || it->first > size + size / 4) return nullptr;
+    void* p = it->second;
+    size_of_taken_ = it->first;
+    cache.erase(it);
+    ++stats_.cache_hits;
+    return p;
+  }
+
+  void in_use(void* p, size_t block, int pool) {
+    live_.emplace(p, Live{block, pool});
     stats_.allocated_bytes += static_cast<int64_t>(block);
     if (stats_.allocated_bytes > stats_.peak_allocated_bytes) stats_.peak_allocated_bytes = stats_.allocated_bytes;
   }
@@ -127,8 +170,19 @@ class CachingAllocator final : public Allocator {
 
   int index_;
   std::mutex mutex_;
-  std::multimap<size_t, void*> free_;       // size → cached block
-  std::unordered_map<void*, size_t> live_;  // block → its size class
+  struct Live {
+    size_t size;  // size class
+    int pool;     // 0: shared; else the graph pool it belongs to
+  };
+  struct Pool {
+    std::multimap<size_t, void*> free;
+  };
+  std::multimap<size_t, void*> free_;     // size → cached block (shared)
+  std::unordered_map<void*, Live> live_;  // blocks held by tensors
+  std::unordered_map<int, Pool> pools_;   // private pools of live graphs
+  int capturing_pool_ = 0, next_pool_ = 1;
+  std::thread::id capturing_thread_;
+  size_t size_of_taken_ = 0;              // size class of the block take_cached returned
   DeviceMemoryStats stats_;
 };
 
@@ -269,6 +323,9 @@ size_t round_allocation_size(size_t nbytes) {
 Allocator* device_allocator(int index) { return &allocator_of(index); }
 DeviceMemoryStats device_memory_stats(int index) { return allocator_of(index).stats(); }
 void empty_device_cache(int index) { allocator_of(index).empty_cache(); }
+int begin_graph_pool(int index) { return allocator_of(index).begin_pool(); }
+void end_graph_pool(int index) { allocator_of(index).end_pool(); }
+void release_graph_pool(int index, int pool) { allocator_of(index).release_pool(pool); }
 
 Allocator* pinned_allocator() { return &pinned(); }
 bool is_pinned(const void* p, size_t nbytes) { return device_count() > 0 && pinned().contains(p, nbytes); }

@@ -26,6 +26,13 @@ Allocator* device_allocator(int index);
 DeviceMemoryStats device_memory_stats(int index);
 void empty_device_cache(int index);
 
+// CUDA graph capture: allocations of the calling thread come from (and go back to) a pool
+// private to the graph from begin_graph_pool() to end_graph_pool(); the pool's memory is
+// never handed to other tensors until release_graph_pool() (when the graph is destroyed).
+int begin_graph_pool(int index);
+void end_graph_pool(int index);
+void release_graph_pool(int index, int pool);
+
 // Size class of a request (exposed for tests).
 size_t round_allocation_size(size_t nbytes);
 
