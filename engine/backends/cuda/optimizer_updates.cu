@@ -9,13 +9,13 @@
 // engine/optim/update_kernels.cpp (itself PyTorch 1.13's order): one float operation per
 // PyTorch op, the Python scalars computed in double on the host and rounded to float.
 // `c * g * g` is (c * g) * g there, as in PyTorch's addcmul, and so it is here.
+#include "engine/backends/cuda/optimizer_updates.h"
+
 #include <cmath>
-#include <limits>
 #include <map>
 #include <utility>
 
 #include "engine/backends/cuda/kernel_utils.cuh"
-#include "engine/backends/cuda/optimizer_updates.h"
 #include "engine/core/error.h"
 
 namespace nl::cuda {

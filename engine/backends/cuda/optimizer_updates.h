@@ -16,8 +16,9 @@
 // parameter, as PyTorch's foreach/fused optimisers do. Results do not depend on how the
 // tensors are packed: every element is updated independently.
 //
-// All tensors must be float32, contiguous, on one CUDA device, and param/grad/buffers of
-// one parameter the same size (Optimizer::step has checked this; violations throw nl::Error).
+// The tensors of an optimiser update must be float32, contiguous, on one CUDA device, and
+// param/grad/buffers of one parameter the same shape (Optimizer::step has checked this;
+// violations throw nl::Error before anything changes).
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -56,10 +57,12 @@ void fused_rmsprop_multi(std::vector<Tensor>& params, const std::vector<Tensor>&
 // Σ|x|^p over all elements of all `tensors` (p = norm_type), or max |x| (NaN wins) when
 // norm_type is infinite: per-block partial sums in double, combined on the device in a
 // fixed order (deterministic), then ONE scalar copied back. The caller takes the p-th root.
-// Tensors must be float32, contiguous and on one CUDA device; empty tensors add nothing.
+// Tensors must be float32 and contiguous, on CUDA devices (one read back per device);
+// empty tensors add nothing, and an empty list gives 0.
 double power_sum(const std::vector<Tensor>& tensors, double norm_type);
 
-// x *= (float)factor for every element (as mul_(x, factor)), one launch per 32 tensors.
+// x *= (float)factor for every element (as mul_(x, factor)), one launch per 32 tensors of
+// a device. Same tensor requirements as power_sum.
 void scale_(std::vector<Tensor>& tensors, double factor);
 // x = clamp(x, -(float)limit, (float)limit); NaN stays NaN (as torch.clamp_).
 void clamp_abs_(std::vector<Tensor>& tensors, double limit);
