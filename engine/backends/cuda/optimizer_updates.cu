@@ -13,6 +13,7 @@
 
 #include <cmath>
 #include <map>
+#include <string>
 #include <utility>
 
 #include "engine/backends/cuda/kernel_utils.cuh"
@@ -285,16 +286,23 @@ int device_of(const Tensor& param, const char* op) {
   return param.device().index;
 }
 
-// Throws unless `t` can be updated in place by the kernels next to `param` (index i).
+// "parameter 3" or "gradient of parameter 3", for messages.
+std::string describe(const char* role, size_t i) {
+  std::string what = std::string(role) == "parameter" ? "" : std::string(role) + " of ";
+  return what + "parameter " + std::to_string(i);
+}
+
+// Throws unless `t` (the `role` of parameter i) can be updated in place by the kernels
+// next to `param`.
 void check_operand(const Tensor& t, const Tensor& param, int index, const char* op, const char* role, size_t i) {
-  NL_CHECK(t.defined(), op, ": ", role, " of parameter ", i, " is an undefined tensor");
-  NL_CHECK(t.device() == Device::cuda(index), op, ": ", role, " of parameter ", i, " is on ", t.device().str(),
-           ", expected cuda:", index);
-  NL_CHECK(t.dtype() == DType::Float32, op, ": ", role, " of parameter ", i, " is ", dtype_name(t.dtype()),
+  const std::string who = describe(role, i);
+  NL_CHECK(t.defined(), op, ": ", who, " is an undefined tensor");
+  NL_CHECK(t.device() == Device::cuda(index), op, ": ", who, " is on ", t.device().str(), ", expected cuda:", index);
+  NL_CHECK(t.dtype() == DType::Float32, op, ": ", who, " is ", dtype_name(t.dtype()),
            "; the fused CUDA updates handle float32 only");
-  NL_CHECK(t.is_contiguous(), op, ": ", role, " of parameter ", i, " is not contiguous");
-  NL_CHECK(t.shape() == param.shape(), op, ": ", role, " of parameter ", i, " has shape ", t.shape().str(),
-           " but the parameter has ", param.shape().str());
+  NL_CHECK(t.is_contiguous(), op, ": ", who, " is not contiguous");
+  NL_CHECK(t.shape() == param.shape(), op, ": ", who, " has shape ", t.shape().str(), " but the parameter has ",
+           param.shape().str());
 }
 
 void check_counts(size_t params, size_t other, const char* op, const char* what) {
