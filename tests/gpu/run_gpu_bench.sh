@@ -52,7 +52,7 @@ if [ "$matmul" = 1 ]; then
   "$python" "$here/bench_gpu_matmul_pytorch.py" | tee -a "$out" || true
 fi
 
-echo "---- joined ----"
+# The joined lines (every line of the output is JSON, for bench.jsonl).
 "$python" - "$out" <<'PY'
 import json, sys
 rows = []
