@@ -1,5 +1,7 @@
-// Gradient clipping: norms accumulated in double by a CPU loop (or by tensor ops on other
-// devices), then in-place scaling or clamping of each gradient.
+// Gradient clipping: norms accumulated in double by a CPU loop, by multi-tensor kernels on
+// CUDA devices (engine/backends/cuda/optimizer_updates.h: all gradients of a device reduced
+// on that device, one scalar read back), or by tensor ops otherwise; then in-place scaling
+// or clamping of each gradient.
 #include "engine/optim/clip_grad.h"
 
 #include <algorithm>
@@ -10,11 +12,15 @@
 #include "engine/core/error.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/reduce.h"
+#ifdef NETLOOM_HAVE_CUDA
+#include "engine/backends/cuda/optimizer_updates.h"
+#endif
 
 namespace nl::optim {
 namespace {
 
 bool fused_cpu(const Tensor& g) { return g.device().is_cpu() && g.dtype() == DType::Float32 && g.is_contiguous(); }
+bool fused_cuda(const Tensor& g) { return g.device().is_cuda() && g.dtype() == DType::Float32 && g.is_contiguous(); }
 
 // Elements per partial sum: fixed (not per thread), so the total does not depend on how
 // many threads ran.
@@ -80,9 +86,22 @@ double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, doubl
 
   const bool inf_norm = std::isinf(norm_type);
   double acc = 0;
+  auto combine = [&](double part) { acc = inf_norm ? ((part > acc || part != part) ? part : acc) : acc + part; };
+  // CUDA gradients are collected and reduced together on their device: reading back one
+  // value per parameter would wait on the device once per parameter. Other dtypes and
+  // layouts join them as float32 contiguous copies (as tensor_power_sum converts them).
+  std::vector<Tensor> on_cuda;
   for (const Tensor& g : grads) {
-    double part = fused_cpu(g) ? cpu_power_sum(g, norm_type) : tensor_power_sum(g, norm_type);
-    acc = inf_norm ? ((part > acc || part != part) ? part : acc) : acc + part;
+    if (fused_cpu(g)) combine(cpu_power_sum(g, norm_type));
+    else if (g.device().is_cuda()) on_cuda.push_back(fused_cuda(g) ? g : g.to(DType::Float32).contiguous());
+    else combine(tensor_power_sum(g, norm_type));
+  }
+  if (!on_cuda.empty()) {
+#ifdef NETLOOM_HAVE_CUDA
+    combine(cuda::power_sum(on_cuda, norm_type));
+#else
+    for (const Tensor& g : on_cuda) combine(tensor_power_sum(g, norm_type));
+#endif
   }
   const double total = inf_norm ? acc : (norm_type == 2 ? std::sqrt(acc) : std::pow(acc, 1.0 / norm_type));
   NL_CHECK(!error_if_nonfinite || std::isfinite(total), "clip_grad_norm_: the total ", norm_type,
@@ -90,7 +109,16 @@ double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, doubl
 
   const double coef = max_norm / (total + 1e-6);
   if (!(coef >= 1.0)) {  // also when NaN: PyTorch multiplies by NaN then
-    for (Tensor& g : grads) mul_(g, coef);
+    std::vector<Tensor> scale_on_cuda;
+    for (Tensor& g : grads) {
+      if (fused_cuda(g)) scale_on_cuda.push_back(g);
+      else mul_(g, coef);
+    }
+#ifdef NETLOOM_HAVE_CUDA
+    cuda::scale_(scale_on_cuda, coef);  // one launch per 32 gradients
+#else
+    for (Tensor& g : scale_on_cuda) mul_(g, coef);
+#endif
   }
   return total;
 }
@@ -98,6 +126,7 @@ double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, doubl
 void clip_grad_value_(const std::vector<Tensor>& params, double clip_value) {
   NL_CHECK(clip_value >= 0, "clip_grad_value_: clip_value must be >= 0, got ", clip_value);
   NoGradGuard no_grad;
+  std::vector<Tensor> on_cuda;
   for (Tensor& g : gradients_of(params)) {
     if (fused_cpu(g)) {
       float* x = g.data<float>();
@@ -106,10 +135,17 @@ void clip_grad_value_(const std::vector<Tensor>& params, double clip_value) {
         // NaN stays NaN, as torch.clamp_.
         for (int64_t i = begin; i < end; ++i) x[i] = x[i] < lo ? lo : (x[i] > hi ? hi : x[i]);
       });
+    } else if (fused_cuda(g)) {
+      on_cuda.push_back(g);
     } else {
       copy_(g, clamp(g, -clip_value, clip_value));
     }
   }
+#ifdef NETLOOM_HAVE_CUDA
+  cuda::clamp_abs_(on_cuda, clip_value);  // the same comparisons as the CPU loop above
+#else
+  for (Tensor& g : on_cuda) copy_(g, clamp(g, -clip_value, clip_value));
+#endif
 }
 
 }  // namespace nl::optim

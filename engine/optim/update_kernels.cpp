@@ -1,4 +1,5 @@
-// Fused CPU loops and tensor-op versions of the optimiser update rules (see the header).
+// Fused CPU loops and tensor-op versions of the optimiser update rules (see the header);
+// on CUDA devices the fused kernels of engine/backends/cuda/optimizer_updates.cu.
 //
 // Note [Float arithmetic in the fused loops]: PyTorch evaluates each step in float32 with
 // its Python scalars (1 - beta1, lr / bias_correction1, …) computed in double and rounded to
@@ -12,6 +13,9 @@
 
 #include "engine/backends/cpu/strided_loop.h"
 #include "engine/ops/elementwise.h"
+#ifdef NETLOOM_HAVE_CUDA
+#include "engine/backends/cuda/optimizer_updates.h"
+#endif
 
 namespace nl::optim {
 namespace {
@@ -19,6 +23,15 @@ namespace {
 bool use_fused_cpu_loop(const Tensor& param, UpdateKernel kernel) {
   return kernel == UpdateKernel::Auto && param.device().is_cpu();
 }
+
+#ifdef NETLOOM_HAVE_CUDA
+// The fused CUDA kernels (engine/backends/cuda/optimizer_updates.h): the same formulas in
+// the same float order as the loops below (bit-equal where the CPU build does not contract
+// a * b + c into FMA, as on x86-64 without -march).
+bool use_fused_cuda_kernel(const Tensor& param, UpdateKernel kernel) {
+  return kernel == UpdateKernel::Auto && param.device().is_cuda();
+}
+#endif
 
 // Runs a loop instantiated for the given flags over [0, n), split across threads when n is
 // large. Each element is updated independently, so results do not depend on the thread count.
@@ -289,18 +302,27 @@ void rmsprop_tensor_ops(Tensor& param, const Tensor& grad, Tensor& square_avg, T
 
 void sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum_buffer, const SgdHyper& h, UpdateKernel kernel) {
   if (use_fused_cpu_loop(param, kernel)) sgd_fused(param, grad, momentum_buffer, h);
+#ifdef NETLOOM_HAVE_CUDA
+  else if (use_fused_cuda_kernel(param, kernel)) cuda::fused_sgd(param, grad, momentum_buffer, h);
+#endif
   else sgd_tensor_ops(param, grad, momentum_buffer, h);
 }
 
 void adam_update(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq, Tensor& max_exp_avg_sq,
                  const AdamHyper& h, UpdateKernel kernel) {
   if (use_fused_cpu_loop(param, kernel)) adam_fused(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, h);
+#ifdef NETLOOM_HAVE_CUDA
+  else if (use_fused_cuda_kernel(param, kernel)) cuda::fused_adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, h);
+#endif
   else adam_tensor_ops(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, h);
 }
 
 void rmsprop_update(Tensor& param, const Tensor& grad, Tensor& square_avg, Tensor& grad_avg, Tensor& momentum_buffer,
                     const RmspropHyper& h, UpdateKernel kernel) {
   if (use_fused_cpu_loop(param, kernel)) rmsprop_fused(param, grad, square_avg, grad_avg, momentum_buffer, h);
+#ifdef NETLOOM_HAVE_CUDA
+  else if (use_fused_cuda_kernel(param, kernel)) cuda::fused_rmsprop(param, grad, square_avg, grad_avg, momentum_buffer, h);
+#endif
   else rmsprop_tensor_ops(param, grad, square_avg, grad_avg, momentum_buffer, h);
 }
 
