@@ -97,6 +97,16 @@ FlatStrides<N> flat_strides(const Layout<N>& L) {
   return f;
 }
 
+// Contiguous float32 operands whose addresses allow 16-byte loads run 4 elements per
+// thread (float4), the rest of the launch being the scalar tail.
+inline bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
+
+// Threads for n elements, 4 per thread when vectorised.
+inline unsigned grid_for_vec(int64_t n, bool vec4) { return grid_for(vec4 ? (n + 3) / 4 : n); }
+
+__device__ __forceinline__ float4 load4(const float* p, int64_t i) { return reinterpret_cast<const float4*>(p)[i]; }
+__device__ __forceinline__ void store4(float* p, int64_t i, float4 v) { reinterpret_cast<float4*>(p)[i] = v; }
+
 // ---- Unary formulas (as the CPU's) --------------------------------------------------------
 
 __device__ __forceinline__ float sigmoid_f(float x) { return 1.0f / (1.0f + expf(-x)); }
@@ -198,8 +208,19 @@ __device__ __forceinline__ T unary_int(UnaryOp op, T v, const IntScalars& s) {
 // layout]); `kOp` is a constant in each case so unary_f32 folds to one formula.
 template <UnaryOp kOp>
 __device__ __forceinline__ void unary_f32_flat_loop(int64_t n, const float* x, int64_t sx, float* out,
-                                                    int64_t so, float a, float b) {
-  if (sx == 1 && so == 1) {
+                                                    int64_t so, float a, float b, bool vec4) {
+  if (vec4) {  // contiguous and 16-byte aligned (checked on the host)
+    const int64_t n4 = n / 4;
+    NL_GRID_STRIDE_LOOP(i, n4) {
+      float4 v = load4(x, i);
+      v.x = unary_f32(kOp, v.x, a, b);
+      v.y = unary_f32(kOp, v.y, a, b);
+      v.z = unary_f32(kOp, v.z, a, b);
+      v.w = unary_f32(kOp, v.w, a, b);
+      store4(out, i, v);
+    }
+    NL_GRID_STRIDE_LOOP(t, n - n4 * 4) out[n4 * 4 + t] = unary_f32(kOp, x[n4 * 4 + t], a, b);
+  } else if (sx == 1 && so == 1) {
     NL_GRID_STRIDE_LOOP(i, n) out[i] = unary_f32(kOp, x[i], a, b);
   } else {
     NL_GRID_STRIDE_LOOP(i, n) out[i * so] = unary_f32(kOp, x[i * sx], a, b);
@@ -207,10 +228,10 @@ __device__ __forceinline__ void unary_f32_flat_loop(int64_t n, const float* x, i
 }
 
 #define NL_UNARY_CASE(op) \
-  case UnaryOp::op: return unary_f32_flat_loop<UnaryOp::op>(n, x, sx, out, so, a, b);
+  case UnaryOp::op: return unary_f32_flat_loop<UnaryOp::op>(n, x, sx, out, so, a, b, vec4);
 
 __global__ void unary_f32_flat_kernel(UnaryOp op, int64_t n, const float* x, int64_t sx, float* out, int64_t so,
-                                      float a, float b) {
+                                      float a, float b, bool vec4) {
   switch (op) {
     NL_UNARY_CASE(Neg) NL_UNARY_CASE(Exp) NL_UNARY_CASE(Log) NL_UNARY_CASE(Sqrt) NL_UNARY_CASE(Rsqrt)
     NL_UNARY_CASE(Abs) NL_UNARY_CASE(Relu) NL_UNARY_CASE(LeakyRelu) NL_UNARY_CASE(Sigmoid) NL_UNARY_CASE(Tanh)
@@ -265,7 +286,8 @@ void launch_unary(int device, UnaryOp op, const Tensor& x, Tensor& out, float a,
   if (L.dim == 1) {
     const int64_t so = L.strides[0][0], sx = L.strides[1][0];
     if constexpr (std::is_same_v<T, float> && std::is_same_v<R, float>) {
-      unary_f32_flat_kernel<<<grid_for(n), kThreads, 0, stream>>>(op, n, px, sx, po, so, a, b);
+      const bool vec4 = sx == 1 && so == 1 && aligned16(px) && aligned16(po);
+      unary_f32_flat_kernel<<<grid_for_vec(n, vec4), kThreads, 0, stream>>>(op, n, px, sx, po, so, a, b, vec4);
     } else {
       unary_flat_kernel<T, R><<<grid_for(n), kThreads, 0, stream>>>(op, n, px, sx, po, so, a, b, s);
     }
@@ -347,8 +369,23 @@ __device__ __forceinline__ float unary_grad(UnaryOp op, float g, float x, float 
 }
 
 __global__ void unary_backward_flat_kernel(UnaryOp op, int64_t n, FlatStrides<4> st, float* out, const float* g,
-                                           const float* x, const float* y, float a, float b) {
-  if (st.s[0] == 1 && st.s[1] == 1 && st.s[2] == 1 && st.s[3] == 1) {
+                                           const float* x, const float* y, float a, float b, bool vec4) {
+  if (vec4) {  // all contiguous and 16-byte aligned
+    const int64_t n4 = n / 4;
+    NL_GRID_STRIDE_LOOP(i, n4) {
+      const float4 gv = load4(g, i), xv = load4(x, i), yv = load4(y, i);
+      float4 o;
+      o.x = unary_grad(op, gv.x, xv.x, yv.x, a, b);
+      o.y = unary_grad(op, gv.y, xv.y, yv.y, a, b);
+      o.z = unary_grad(op, gv.z, xv.z, yv.z, a, b);
+      o.w = unary_grad(op, gv.w, xv.w, yv.w, a, b);
+      store4(out, i, o);
+    }
+    NL_GRID_STRIDE_LOOP(t, n - n4 * 4) {
+      const int64_t i = n4 * 4 + t;
+      out[i] = unary_grad(op, g[i], x[i], y[i], a, b);
+    }
+  } else if (st.s[0] == 1 && st.s[1] == 1 && st.s[2] == 1 && st.s[3] == 1) {
     NL_GRID_STRIDE_LOOP(i, n) out[i] = unary_grad(op, g[i], x[i], y[i], a, b);
   } else {
     NL_GRID_STRIDE_LOOP(i, n) {
@@ -428,8 +465,35 @@ __device__ __forceinline__ R binary_value(BinaryOp op, T x, T y) {
 // contiguous tensors, or one side a broadcast scalar).
 template <BinaryOp kOp>
 __device__ __forceinline__ void binary_f32_flat_loop(int64_t n, const float* a, int64_t sa, const float* b,
-                                                     int64_t sb, float* out, int64_t so) {
-  if (sa == 1 && sb == 1 && so == 1) {
+                                                     int64_t sb, float* out, int64_t so, bool vec4) {
+  if (vec4) {  // a and out contiguous and 16-byte aligned; b too, or a broadcast scalar
+    const int64_t n4 = n / 4;
+    if (sb == 0) {
+      const float bv = *b;
+      NL_GRID_STRIDE_LOOP(i, n4) {
+        float4 v = load4(a, i);
+        v.x = binary_arith(kOp, v.x, bv);
+        v.y = binary_arith(kOp, v.y, bv);
+        v.z = binary_arith(kOp, v.z, bv);
+        v.w = binary_arith(kOp, v.w, bv);
+        store4(out, i, v);
+      }
+    } else {
+      NL_GRID_STRIDE_LOOP(i, n4) {
+        float4 v = load4(a, i);
+        const float4 w = load4(b, i);
+        v.x = binary_arith(kOp, v.x, w.x);
+        v.y = binary_arith(kOp, v.y, w.y);
+        v.z = binary_arith(kOp, v.z, w.z);
+        v.w = binary_arith(kOp, v.w, w.w);
+        store4(out, i, v);
+      }
+    }
+    NL_GRID_STRIDE_LOOP(t, n - n4 * 4) {
+      const int64_t i = n4 * 4 + t;
+      out[i] = binary_arith(kOp, a[i], b[i * sb]);
+    }
+  } else if (sa == 1 && sb == 1 && so == 1) {
     NL_GRID_STRIDE_LOOP(i, n) out[i] = binary_arith(kOp, a[i], b[i]);
   } else if (sa == 1 && sb == 0 && so == 1) {
     const float bv = *b;
@@ -440,10 +504,10 @@ __device__ __forceinline__ void binary_f32_flat_loop(int64_t n, const float* a, 
 }
 
 #define NL_BINARY_CASE(op) \
-  case BinaryOp::op: return binary_f32_flat_loop<BinaryOp::op>(n, a, sa, b, sb, out, so);
+  case BinaryOp::op: return binary_f32_flat_loop<BinaryOp::op>(n, a, sa, b, sb, out, so, vec4);
 
 __global__ void binary_f32_flat_kernel(BinaryOp op, int64_t n, const float* a, int64_t sa, const float* b,
-                                       int64_t sb, float* out, int64_t so) {
+                                       int64_t sb, float* out, int64_t so, bool vec4) {
   switch (op) {
     NL_BINARY_CASE(Add) NL_BINARY_CASE(Sub) NL_BINARY_CASE(Mul) NL_BINARY_CASE(Div) NL_BINARY_CASE(Maximum)
     NL_BINARY_CASE(Minimum) NL_BINARY_CASE(Pow)
@@ -479,7 +543,9 @@ void launch_binary(int device, BinaryOp op, const Tensor& a, const Tensor& b, Te
   if (L.dim == 1) {
     const int64_t so = L.strides[0][0], sa = L.strides[1][0], sb = L.strides[2][0];
     if constexpr (std::is_same_v<T, float> && std::is_same_v<R, float>) {
-      binary_f32_flat_kernel<<<grid_for(n), kThreads, 0, stream>>>(op, n, pa, sa, pb, sb, po, so);
+      const bool vec4 = sa == 1 && so == 1 && (sb == 0 || (sb == 1 && aligned16(pb))) && aligned16(pa) &&
+                        aligned16(po);
+      binary_f32_flat_kernel<<<grid_for_vec(n, vec4), kThreads, 0, stream>>>(op, n, pa, sa, pb, sb, po, so, vec4);
     } else {
       binary_flat_kernel<T, R><<<grid_for(n), kThreads, 0, stream>>>(op, n, pa, sa, pb, sb, po, so);
     }
@@ -578,8 +644,11 @@ void CudaBackend::unary_backward(UnaryOp op, const Tensor& grad, const Tensor& x
   const float* py = device_ptr<const float>(y);
   cudaStream_t stream = compute_stream(index_);
   if (L.dim == 1) {
-    unary_backward_flat_kernel<<<grid_for(n), kThreads, 0, stream>>>(op, n, flat_strides(L), po, pg, px, py, alpha,
-                                                                      beta);
+    const FlatStrides<4> st = flat_strides(L);
+    const bool vec4 = st.s[0] == 1 && st.s[1] == 1 && st.s[2] == 1 && st.s[3] == 1 && aligned16(po) &&
+                      aligned16(pg) && aligned16(px) && aligned16(py);
+    unary_backward_flat_kernel<<<grid_for_vec(n, vec4), kThreads, 0, stream>>>(op, n, st, po, pg, px, py, alpha,
+                                                                                beta, vec4);
   } else if (small_index(n)) {
     unary_backward_strided_kernel<uint32_t><<<grid_for(n), kThreads, 0, stream>>>(op, n, L, po, pg, px, py, alpha,
                                                                                    beta);
