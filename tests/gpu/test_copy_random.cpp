@@ -130,6 +130,14 @@ NL_GPU_TEST(strided_copies_every_element_size) {
                  y.permute({3, 1, 0, 2}).contiguous());
     Tensor big = make({1025, 513});
     expect_equal(n + " large transpose", big.to(kCuda).t().contiguous(), big.t().contiguous());
+    // Batched transposes (the tiled kernel's third dim), partial tiles on both sides.
+    Tensor batch = make({5, 37, 45});
+    expect_equal(n + " batched transpose", batch.to(kCuda).transpose(1, 2).contiguous(),
+                 batch.transpose(1, 2).contiguous());
+    expect_equal(n + " transpose of a narrowed batch", batch.to(kCuda).narrow(2, 3, 40).transpose(1, 2).contiguous(),
+                 batch.narrow(2, 3, 40).transpose(1, 2).contiguous());
+    expect_equal(n + " transpose with a broadcast", x.to(kCuda).select(1, 2).unsqueeze(1).expand({29, 20}).t().contiguous(),
+                 x.select(1, 2).unsqueeze(1).expand({29, 20}).t().contiguous());
   }
 }
 
@@ -145,10 +153,13 @@ NL_GPU_TEST(copy_into_views) {
     Tensor ints = zeros({4, 5}, {.dtype = DType::Int64, .device = d});
     Tensor iv = ints.slice(1, 0, 5, 2);
     copy_(iv, mul(random_input({4, 3}, 5, false), 100.0).to(d));  // float32 → int64, strided
+    Tensor wide = zeros({50, 64}, {.device = d});
+    Tensor wv = wide.narrow(1, 10, 40);  // [50, 40], rows 64 apart
+    copy_(wv, random_input({40, 50}, 7, false).to(d).t());  // transposed source, strided destination
     Tensor halves = zeros({3, 4}, {.dtype = DType::Float16, .device = d});
     Tensor hv = halves.t();
     copy_(hv, random_input({4, 3}, 6, false).to(d));
-    return std::vector<Tensor>{dst, ints, halves};
+    return std::vector<Tensor>{dst, ints, halves, wide};
   };
   auto cpu = run(Device::cpu());
   auto gpu = run(kCuda);

@@ -169,7 +169,7 @@ __device__ __forceinline__ bool unary_to_bool(UnaryOp op, T v) {
 // Scalars of the integer ops, cast to T on the host exactly as the CPU casts them
 // (so even out-of-range casts agree with the CPU build).
 struct IntScalars {
-  int64_t a = 0, b = 0;  // (T)alpha, (T)beta
+  int64_t a = 0;          // (T)alpha, for AddScalar, MulScalar, RSubScalar
   double da = 0, db = 0;  // alpha, beta for Clamp (the CPU clamps in double)
 };
 
@@ -307,8 +307,10 @@ void unary_integer(int device, UnaryOp op, const Tensor& x, Tensor& out, float a
     case UnaryOp::Neg: case UnaryOp::Abs: case UnaryOp::Sign: case UnaryOp::Square: case UnaryOp::AddScalar:
     case UnaryOp::MulScalar: case UnaryOp::RSubScalar: case UnaryOp::Clamp: {
       IntScalars s;
-      s.a = static_cast<int64_t>((T)a);  // the CPU's (T)a, done on the host as there
-      s.b = static_cast<int64_t>((T)b);
+      // The CPU's (T)alpha, done on the host as there. Only where the op uses it: a clamp
+      // bound may be ±inf, which no integer type holds.
+      if (op == UnaryOp::AddScalar || op == UnaryOp::MulScalar || op == UnaryOp::RSubScalar)
+        s.a = static_cast<int64_t>((T)a);
       s.da = a;
       s.db = b;
       return launch_unary<T, T>(device, op, x, out, a, b, s);
