@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <array>
 #include <climits>
+#include <cstdint>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -124,14 +125,21 @@ struct AlgoChoice {
   cudnnMathType_t math;
 };
 
-using AlgoKey = std::array<int64_t, 21>;
+using AlgoKey = std::array<int64_t, 22>;
+
+// Some algorithms need aligned buffers, and the search ran on buffers of a given
+// alignment: it is part of the key (as in PyTorch), capped at 16 bytes.
+int64_t alignment(const void* a, const void* b, const void* c) {
+  const auto bits = reinterpret_cast<uintptr_t>(a) | reinterpret_cast<uintptr_t>(b) | reinterpret_cast<uintptr_t>(c) | 16;
+  return static_cast<int64_t>(bits & (~bits + 1));  // lowest set bit
+}
 
 AlgoKey make_key(Pass pass, int device, DType dtype, const Precision& prec, const Geometry& g, int64_t images,
-                 const Conv2dParams& p) {
+                 const Conv2dParams& p, int64_t align) {
   return {static_cast<int64_t>(pass), device, static_cast<int64_t>(dtype), static_cast<int64_t>(prec.math),
           images, g.c, g.h, g.w, g.o, g.cg, g.kh, g.kw,
           p.stride[0], p.stride[1], p.padding[0], p.padding[1], p.dilation[0], p.dilation[1], p.groups,
-          g.oh, g.ow};
+          g.oh, g.ow, align};
 }
 
 std::mutex& cache_mutex() {
@@ -267,7 +275,7 @@ void run_pass(Pass pass, int device, const Geometry& g, const Conv2dParams& p, c
     Buffers buf{device_bytes(x) + first * g.in_image() * esize, device_bytes(w),
                 device_bytes(y) + first * g.out_image() * esize};
 
-    const AlgoKey key = make_key(pass, device, dtype, prec, g, images, p);
+    const AlgoKey key = make_key(pass, device, dtype, prec, g, images, p, alignment(buf.x, buf.w, buf.y));
     std::vector<AlgoChoice> choices;
     {
       std::lock_guard<std::mutex> lock(cache_mutex());
