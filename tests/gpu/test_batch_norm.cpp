@@ -151,10 +151,12 @@ NL_GPU_TEST(batch_norm_edge_values) {
                });
   // A constant channel has zero variance: the output is 0 (·weight + bias), not NaN.
   Tensor flat = full({6, 2, 3, 3}, 2.5);
+  flat.requires_grad_(true);
   check_parity("batch_norm train, constant input", {flat, random_input({2}, 503), random_input({2}, 504)},
                [](const std::vector<Tensor>& in) {
                  return batch_norm(in[0], in[1], in[2], Tensor(), Tensor(), true, 0.1, 1e-5);
-               });
+               },
+               kBn);
   // Eval on an empty batch: an empty output, and zero parameter gradients.
   check_parity("batch_norm eval, empty batch",
                {random_input({0, 3, 4, 4}, 505), random_input({3}, 506), random_input({3}, 507),
