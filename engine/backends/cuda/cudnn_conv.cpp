@@ -8,7 +8,8 @@
 // trial workspace; the successful ones, fastest first, are cached for the process. Each
 // call then takes the first algorithm whose workspace the caching allocator can give; when
 // it cannot (OutOfMemoryError), the next, slower one — so a convolution that fits in memory
-// at all still runs. The math type of each result is set on the descriptor before running:
+// at all still runs. When the search itself runs out of memory or finds nothing, cuDNN's
+// heuristics (cudnnGet*Algorithm_v7) give the list instead. The math type of each result is set on the descriptor before running:
 // with TF32 off a float32 convolution is always pinned to CUDNN_FMA_MATH.
 //
 // Note [Large convolutions]: the legacy API takes int sizes and at most 2^31 - 1 elements
@@ -183,7 +184,7 @@ struct Buffers {
 
 // Runs the search of Note [Conv algorithms] for one pass; the output buffer is scribbled on.
 std::vector<AlgoChoice> find_algorithms(Pass pass, cudnnHandle_t handle, ConvCall& call, const Buffers& buf,
-                                        int device, const char* op, const std::string& what) {
+                                        int device, const char* op) {
   std::vector<AlgoChoice> found;
   size_t largest = 0, got = 0;
   Tensor ws;
@@ -243,7 +244,38 @@ std::vector<AlgoChoice> find_algorithms(Pass pass, cudnnHandle_t handle, ConvCal
     for (int i = 0; i < n; ++i)
       if (perf[i].status == CUDNN_STATUS_SUCCESS) found.push_back({perf[i].algo, perf[i].memory, perf[i].mathType});
   }
-  NL_CHECK(!found.empty(), op, ": cuDNN has no algorithm for ", what);
+  return found;
+}
+
+// cuDNN's heuristics (no timing, no memory): the fallback when the search itself could not
+// run for want of memory or found nothing.
+std::vector<AlgoChoice> heuristic_algorithms(Pass pass, cudnnHandle_t handle, ConvCall& call, const char* op) {
+  std::vector<AlgoChoice> found;
+  int n = 0;
+  if (pass == Pass::Forward) {
+    cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+    NL_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(handle, call.x.get(), call.w.get(), call.conv.get(),
+                                                          call.y.get(), CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &n, perf),
+                   op);
+    for (int i = 0; i < n; ++i)
+      if (perf[i].status == CUDNN_STATUS_SUCCESS) found.push_back({perf[i].algo, perf[i].memory, perf[i].mathType});
+  } else if (pass == Pass::BackwardData) {
+    cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
+    NL_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(handle, call.w.get(), call.y.get(), call.conv.get(),
+                                                               call.x.get(), CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &n,
+                                                               perf),
+                   op);
+    for (int i = 0; i < n; ++i)
+      if (perf[i].status == CUDNN_STATUS_SUCCESS) found.push_back({perf[i].algo, perf[i].memory, perf[i].mathType});
+  } else {
+    cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
+    NL_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(handle, call.x.get(), call.y.get(), call.conv.get(),
+                                                                 call.w.get(), CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
+                                                                 &n, perf),
+                   op);
+    for (int i = 0; i < n; ++i)
+      if (perf[i].status == CUDNN_STATUS_SUCCESS) found.push_back({perf[i].algo, perf[i].memory, perf[i].mathType});
+  }
   return found;
 }
 
@@ -291,9 +323,17 @@ void run_pass(Pass pass, int device, const Geometry& g, const Conv2dParams& p, c
         scratch = Tensor::empty(w.shape(), dtype, Device::cuda(device));
         search.w = device_bytes(scratch);
       }
+      try {
+        choices = find_algorithms(pass, handle, call, search, device, op);
+      } catch (const OutOfMemoryError&) {
+        choices.clear();  // the search's own buffers did not fit: fall back to heuristics
+      }
+      if (choices.empty()) choices = heuristic_algorithms(pass, handle, call, op);
       Geometry gc = g;
       gc.n = images;
-      choices = find_algorithms(pass, handle, call, search, device, op, describe(gc, p, dtype));
+      NL_CHECK(!choices.empty(), op, ": cuDNN has no algorithm for ", describe(gc, p, dtype));
+      // The search may have left the descriptor's math type at its own choice.
+      NL_CUDNN_CHECK(cudnnSetConvolutionMathType(call.conv.get(), prec.math), op);
       std::lock_guard<std::mutex> lock(cache_mutex());
       algo_cache()[key] = choices;
     }
