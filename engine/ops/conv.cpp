@@ -5,6 +5,8 @@
 #include <string>
 
 #include "engine/autograd/node.h"
+#include "engine/core/autocast.h"
+#include "engine/ops/elementwise.h"
 #include "engine/ops/reduce.h"
 
 namespace nl {
@@ -12,8 +14,16 @@ namespace {
 
 std::string pair_str(const int64_t (&v)[2]) { return "[" + std::to_string(v[0]) + ", " + std::to_string(v[1]) + "]"; }
 
-void check_float32(const Tensor& t, const char* what) {
-  NL_CHECK(t.dtype() == DType::Float32, "conv2d: ", what, " must be float32, got ", dtype_name(t.dtype()));
+// The CPU kernels are float32 only; cuDNN runs every floating type, one dtype for all.
+void check_dtype(const Tensor& t, const Tensor& x, const char* what) {
+  if (!x.device().is_cuda()) {
+    NL_CHECK(t.dtype() == DType::Float32, "conv2d: ", what, " must be float32, got ", dtype_name(t.dtype()));
+    return;
+  }
+  NL_CHECK(is_floating(t.dtype()), "conv2d: ", what, " must be floating (float32, float64, float16 or bfloat16), got ",
+           dtype_name(t.dtype()));
+  NL_CHECK(t.dtype() == x.dtype(), "conv2d: ", what, " is ", dtype_name(t.dtype()), " but the input is ",
+           dtype_name(x.dtype()));
 }
 
 // Checks everything conv2d needs of a 4-D input and returns the output shape.
@@ -21,8 +31,8 @@ Shape conv2d_output_shape(const Tensor& x, const Tensor& weight, const Tensor& b
   NL_CHECK(weight.defined(), "conv2d: weight is undefined");
   NL_CHECK(weight.dim() == 4, "conv2d: weight must be 4-D [out_channels, in_channels/groups, kH, kW], got ",
            weight.shape());
-  check_float32(x, "input");
-  check_float32(weight, "weight");
+  check_dtype(x, x, "input");
+  check_dtype(weight, x, "weight");
   NL_CHECK(weight.device() == x.device(), "conv2d: input is on ", x.device().str(), " but weight is on ",
            weight.device().str());
 
@@ -46,7 +56,7 @@ Shape conv2d_output_shape(const Tensor& x, const Tensor& weight, const Tensor& b
            ") but input ", x.shape(), " has ", channels, " channels");
 
   if (bias.defined()) {
-    check_float32(bias, "bias");
+    check_dtype(bias, x, "bias");
     NL_CHECK(bias.device() == x.device(), "conv2d: input is on ", x.device().str(), " but bias is on ",
              bias.device().str());
     NL_CHECK(bias.dim() == 1 && bias.size(0) == out_channels, "conv2d: bias must be 1-D with one value per output "
@@ -74,6 +84,12 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
   if (x.dim() == 3) return conv2d(x.unsqueeze(0), weight, bias, p).squeeze(0);
   NL_CHECK(x.dim() == 4, "conv2d: input must be 4-D [N, C, H, W] or 3-D [C, H, W], got ", x.shape());
   const Shape out_shape = conv2d_output_shape(x, weight, bias, p);
+  // Note [Autocast] (engine/core/autocast.h): the convolution in bf16, the result cast back
+  // to float32 and the bias added there, so the bias and its gradient stay float32.
+  if (x.dtype() == DType::Float32 && autocast_enabled(x.device())) {
+    Tensor y = conv2d(x.to(DType::BFloat16), weight.to(DType::BFloat16), Tensor(), p).to(DType::Float32);
+    return bias.defined() ? add(y, bias.reshape({1, bias.size(0), 1, 1})) : y;
+  }
 
   // The kernels take contiguous inputs. The copies are made outside autograd: the node
   // below is recorded against the caller's tensors, whose shapes the gradients share.
@@ -84,7 +100,7 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
     wc = weight.contiguous().detach();
     if (bias.defined()) bc = bias.contiguous().detach();
   }
-  Tensor out = Tensor::empty(out_shape, DType::Float32, x.device());
+  Tensor out = Tensor::empty(out_shape, x.dtype(), x.device());
   backend_for(x.device()).conv2d(xc, wc, bc, out, p);
 
   if (needs_grad({&x, &weight, &bias})) {
@@ -99,14 +115,14 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
              Backend& backend = backend_for(gc.device());
              Tensor grad_x, grad_w, grad_b;
              if (x_grad) {
-               grad_x = Tensor::empty(x_shape, DType::Float32, gc.device());
+               grad_x = Tensor::empty(x_shape, gc.dtype(), gc.device());
                backend.conv2d_backward_input(gc, saved_w, grad_x, p);
              }
              if (w_grad) {
-               grad_w = Tensor::empty(w_shape, DType::Float32, gc.device());
+               grad_w = Tensor::empty(w_shape, gc.dtype(), gc.device());
                backend.conv2d_backward_weight(gc, saved_x, grad_w, p);
              }
-             if (b_grad) grad_b = sum(gc, {0, 2, 3});
+             if (b_grad) grad_b = sum(gc, {0, 2, 3}).to(gc.dtype());  // sum of a half type is float32
              return {grad_x, grad_w, grad_b};
            });
   }

@@ -1,6 +1,7 @@
 // matmul (torch.matmul semantics) and linear, over the backend's batched GEMM kernel.
 #include "engine/ops/matmul.h"
 
+#include "engine/core/autocast.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/op_utils.h"
 #include "engine/ops/reduce.h"
@@ -12,7 +13,7 @@ namespace {
 Tensor bmm(const Tensor& a, const Tensor& b) {
   const int64_t B = std::max(a.shape()[0], b.shape()[0]);
   const int64_t M = a.shape()[1], N = b.shape()[2];
-  Tensor out = Tensor::empty(Shape{B, M, N}, DType::Float32, a.device());
+  Tensor out = Tensor::empty(Shape{B, M, N}, a.dtype(), a.device());
   backend_for(a.device()).matmul(detail::broadcast_view(a, Shape{B, M, a.shape()[2]}),
                                  detail::broadcast_view(b, Shape{B, b.shape()[1], N}), out, false);
   if (needs_grad({&a, &b})) {
@@ -34,8 +35,15 @@ void check_matmul_args(const Tensor& a, const Tensor& b) {
   detail::check_same_device("matmul", a, b);
   NL_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul: both inputs need at least one dimension, got ", a.shape().str(),
            " and ", b.shape().str());
-  NL_CHECK(a.dtype() == DType::Float32 && b.dtype() == DType::Float32, "matmul: inputs must be float32, got ",
-           dtype_name(a.dtype()), " and ", dtype_name(b.dtype()));
+  if (a.device().is_cuda()) {
+    // cuBLAS runs every floating type (half types with float accumulation).
+    NL_CHECK(a.dtype() == b.dtype() && is_floating(a.dtype()), "matmul: inputs on ", a.device().str(),
+             " must share one floating dtype (float32, float64, float16 or bfloat16), got ", dtype_name(a.dtype()),
+             " and ", dtype_name(b.dtype()));
+  } else {
+    NL_CHECK(a.dtype() == DType::Float32 && b.dtype() == DType::Float32, "matmul: inputs must be float32, got ",
+             dtype_name(a.dtype()), " and ", dtype_name(b.dtype()));
+  }
   int64_t ka = a.shape()[a.dim() - 1];
   int64_t kb = b.dim() == 1 ? b.shape()[0] : b.shape()[b.dim() - 2];
   NL_CHECK(ka == kb, "matmul: inner dimensions differ: ", a.shape().str(), " @ ", b.shape().str(), " (", ka, " vs ",
@@ -46,6 +54,10 @@ void check_matmul_args(const Tensor& a, const Tensor& b) {
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
   check_matmul_args(a, b);
+  // Note [Autocast] (engine/core/autocast.h): bf16 operands, float32 result; the casts are
+  // differentiable, so the gradients reach a and b as float32.
+  if (a.dtype() == DType::Float32 && autocast_enabled(a.device()))
+    return matmul(a.to(DType::BFloat16), b.to(DType::BFloat16)).to(DType::Float32);
   if (a.dim() == 1 && b.dim() == 1) return bmm(a.view({1, 1, -1}), b.view({1, -1, 1})).reshape(Shape{});
   if (a.dim() == 1) {
     Tensor r = matmul(a.unsqueeze(0), b);
