@@ -30,6 +30,9 @@ class DeviceGuard {
 cudaStream_t compute_stream(int index);
 const cudaDeviceProp& device_properties(int index);
 
+// True while this thread captures a CUDA graph for device `index` (cuda_graph.cpp).
+bool is_capturing(int index);
+
 // Waits for everything queued on device `index`'s compute stream; throws on a pending
 // asynchronous error (naming `why`).
 void synchronize(int index, const char* why);

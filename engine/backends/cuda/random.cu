@@ -183,10 +183,18 @@ int64_t groups_for(DType dt, int64_t n) {
 
 }  // namespace
 
+// A captured step would replay the seed drawn at capture time: the same "random" numbers
+// every step. Refusing makes the capture fail, and the trainer runs eager steps instead.
+static void refuse_while_capturing(int index) {
+  NL_CHECK(!is_capturing(index), "random numbers on cuda:", index,
+           " cannot be captured in a CUDA graph: each replay would repeat the same numbers (dropout?)");
+}
+
 void CudaBackend::uniform(Tensor& dst, double low, double high, Generator& gen) {
   NL_CHECK(dst.is_contiguous(), "uniform: destination must be contiguous");
   if (dst.numel() == 0) return;
   DeviceGuard guard(index_);
+  refuse_while_capturing(index_);
   const PhiloxStream rs = draw_stream(gen);
   const int64_t n = dst.numel();
   cudaStream_t stream = compute_stream(index_);
@@ -202,6 +210,7 @@ void CudaBackend::normal(Tensor& dst, double mean, double std, Generator& gen) {
   NL_CHECK(dst.is_contiguous(), "normal: destination must be contiguous");
   if (dst.numel() == 0) return;
   DeviceGuard guard(index_);
+  refuse_while_capturing(index_);
   const PhiloxStream rs = draw_stream(gen);
   const int64_t n = dst.numel();
   cudaStream_t stream = compute_stream(index_);
@@ -217,6 +226,7 @@ void CudaBackend::dropout_mask(Tensor& mask, double p, Generator& gen) {
   NL_CHECK(mask.dtype() == DType::Float32 && mask.is_contiguous(), "dropout: mask must be contiguous float32");
   if (mask.numel() == 0) return;
   DeviceGuard guard(index_);
+  refuse_while_capturing(index_);
   const PhiloxStream rs = draw_stream(gen);
   const int64_t n = mask.numel();
   // As the CPU: keep where uniform >= p, scaled by 1/(1-p) (p = 1 keeps nothing).
