@@ -57,6 +57,10 @@ int train(const Arguments& args) {
   if (auto v = args.real("lr")) s.optimizer.lr = *v;
   if (auto v = args.value("data")) s.dataset.path = fs::absolute(*v).string();
   if (auto v = args.value("device")) s.device = *v;
+  if (auto v = args.value("precision")) s.precision = *v;
+  if (args.flag("no-tf32")) s.tf32 = false;
+  if (args.flag("cuda-graphs")) s.cuda_graphs = true;
+  project::validate(s);
   Device device = parse_device(s.device);
 
   fs::path out_dir = args.value("out").value_or((fs::path(project_path).parent_path() /
@@ -123,6 +127,9 @@ Command train_command() {
            {"lr", "RATE", "learning rate"},
            {"seed", "N", "random seed"},
            {"resume", "CHECKPOINT", "continue a run from a checkpoint file"},
+           {"precision", "float32|bf16", "bf16: autocast matrix products and convolutions on a GPU"},
+           {"no-tf32", "", "full float32 matrix products on a GPU (no TF32 tensor cores)"},
+           {"cuda-graphs", "", "replay the captured training step on a GPU (CUDA graphs)"},
            {"plain", "", "plain lines instead of a progress bar"}},
           train};
 }

@@ -76,7 +76,10 @@ json to_json(const TrainingSettings& s) {
               {"seed", s.seed},
               {"checkpoint_dir", s.checkpoint_dir},
               {"clip_grad_norm", s.clip_grad_norm},
-              {"early_stopping_patience", s.early_stopping_patience}};
+              {"early_stopping_patience", s.early_stopping_patience},
+              {"precision", s.precision},
+              {"tf32", s.tf32},
+              {"cuda_graphs", s.cuda_graphs}};
 }
 
 // ---------------------------------------------------------------------------------------
@@ -152,6 +155,9 @@ TrainingSettings training_settings_from_json(const io::JsonField& f) {
   f.read("checkpoint_dir", s.checkpoint_dir);
   f.read("clip_grad_norm", s.clip_grad_norm);
   f.read("early_stopping_patience", s.early_stopping_patience);
+  f.read("precision", s.precision);
+  f.read("tf32", s.tf32);
+  f.read("cuda_graphs", s.cuda_graphs);
   try {
     validate(s, f.path());
   } catch (const Error& e) {
@@ -267,6 +273,7 @@ void validate(const TrainingSettings& s, const std::string& prefix) {
               (s.device.rfind("cuda:", 0) == 0 && s.device.size() > 5 &&
                std::all_of(s.device.begin() + 5, s.device.end(), [](unsigned char ch) { return std::isdigit(ch); }));
   c(s.device == "cpu" || cuda, "device", "expected cpu, cuda or cuda:<index>, got '" + s.device + "'");
+  c(s.precision == "float32" || s.precision == "bf16", "precision", "expected float32 or bf16, got '" + s.precision + "'");
   c.non_negative("clip_grad_norm", s.clip_grad_norm);
   c(s.early_stopping_patience >= 0, "early_stopping_patience",
     "must be >= 0, got " + std::to_string(s.early_stopping_patience));

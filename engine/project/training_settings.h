@@ -100,6 +100,12 @@ struct TrainingSettings {
   std::string checkpoint_dir;  // empty: no automatic checkpoints
   double clip_grad_norm = 0;   // 0: off
   int64_t early_stopping_patience = 0;  // epochs; 0: off
+  // GPU options (ignored on the CPU): "bf16" autocasts matrix products and convolutions to
+  // bfloat16 with float32 master weights; TF32 tensor-core maths for float32 products; CUDA
+  // graphs replay the captured training step (engine/run/trainer.h).
+  std::string precision = "float32";  // float32, bf16
+  bool tf32 = true;
+  bool cuda_graphs = false;
   bool operator==(const TrainingSettings&) const = default;
 };
 

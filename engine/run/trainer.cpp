@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "engine/backends/backend.h"
+#include "engine/core/autocast.h"
 #include "engine/core/generator.h"
 #include "engine/io/safetensors.h"
 #include "engine/ops/ops.h"
@@ -249,6 +250,7 @@ RunResult Trainer::fit_epochs(data::DataLoader& train, data::DataLoader* validat
         continue;
       }
       optimizer_->zero_grad();
+      AutocastGuard autocast(options_.bf16_autocast);
       Tensor output = model_->forward(batch.inputs);
       Tensor loss = options_.loss(output, batch.targets);
       loss.backward();
@@ -377,6 +379,7 @@ bool Trainer::capture_step(const data::Batch& batch, TrainingSink* sink) {
   try {
     graph_ = capture_graph(options_.device, [&] {
       optimizer_->zero_grad();
+      AutocastGuard autocast(options_.bf16_autocast);
       Tensor output = model_->forward(graph_inputs_);
       Tensor loss = options_.loss(output, graph_targets_);
       loss.backward();
@@ -489,6 +492,7 @@ EpochMetrics Trainer::evaluate(data::DataLoader& loader, ValidationReport* repor
   model_->eval();
   NoGradGuard ng;
   double loss_sum = 0, correct = 0, top_k = 0, samples = 0;
+  AutocastGuard autocast(options_.bf16_autocast);
   for (const data::Batch& host_batch : loader) {
     const data::Batch b = on_device(host_batch, options_.device);
     Tensor out = model_->forward(b.inputs);

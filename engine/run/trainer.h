@@ -58,6 +58,9 @@ struct TrainerOptions {
   // (Adam's per-step bias correction, gradient clipping, dropout, a rate that changes every
   // step, the CPU). See Note [Replayed steps] in trainer.cpp.
   bool cuda_graphs = false;
+  // bf16 autocast of matrix products and convolutions on GPUs (engine/core/autocast.h):
+  // float32 master weights and gradients, bf16 tensor-core maths. No effect on the CPU.
+  bool bf16_autocast = false;
 };
 
 class Trainer {

@@ -6,6 +6,7 @@
 #include "engine/backends/backend.h"
 #include "engine/core/error.h"
 #include "engine/core/generator.h"
+#include "engine/core/math_settings.h"
 #include "engine/graph/layer_registry.h"
 
 namespace nl::run {
@@ -106,6 +107,10 @@ std::unique_ptr<TrainingRun> prepare_training_run(const project::Project& p, Gra
   t.layer_statistics_every = o.layer_statistics_every;
   t.validation_samples = o.validation_samples;
   t.device = o.device;
+  t.metrics_every = 0;  // the device's default
+  t.cuda_graphs = s.cuda_graphs;
+  t.bf16_autocast = s.precision == "bf16";
+  set_allow_tf32(s.tf32);  // a process-wide switch, as torch.backends.cuda.matmul.allow_tf32
   run->trainer = std::make_unique<Trainer>(run->model, run->optimizer, t, run->scheduler);
   return run;
 }

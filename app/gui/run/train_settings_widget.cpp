@@ -105,6 +105,19 @@ TrainSettingsWidget::TrainSettingsWidget(QWidget* parent) : QWidget(parent) {
   device_->setObjectName("deviceCombo");
   device_->addItems(availableDevices());
   form_->addRow(tr("Device"), device_);
+  // GPU options, shown when a CUDA device is chosen.
+  precision_ = kindCombo({"float32", "bf16"}, "precisionCombo");
+  precision_->setToolTip(tr("bf16: matrix products and convolutions in bfloat16 on the GPU, "
+                            "weights and gradients stay float32"));
+  form_->addRow(tr("Precision"), precision_);
+  tf32_ = new QCheckBox(tr("TF32 tensor cores"));
+  tf32_->setObjectName("tf32Check");
+  tf32_->setToolTip(tr("Float32 matrix products with TF32 inputs: much faster, about 3 decimal digits"));
+  form_->addRow(QString(), tf32_);
+  cuda_graphs_ = new QCheckBox(tr("CUDA graphs"));
+  cuda_graphs_->setObjectName("cudaGraphsCheck");
+  cuda_graphs_->setToolTip(tr("Replay the captured training step: fewer launches, faster small models"));
+  form_->addRow(QString(), cuda_graphs_);
 
   section(tr("Optimiser"));
   optimizer_ = kindCombo(project::optimizer_kinds(), "optimizerCombo");
@@ -175,14 +188,14 @@ TrainSettingsWidget::TrainSettingsWidget(QWidget* parent) : QWidget(parent) {
   outer->addWidget(preview_, 1);
   outer->addStretch(0);
 
-  for (QComboBox* c : {dataset_, optimizer_, schedule_, loss_, device_})
+  for (QComboBox* c : {dataset_, optimizer_, schedule_, loss_, device_, precision_})
     connect(c, &QComboBox::currentIndexChanged, this, [this] { readForm(); });
   for (QSpinBox* s : {samples_, classes_, image_size_, channels_, batch_, epochs_, seed_, step_size_, warmup_, patience_,
                       early_stop_})
     connect(s, &QSpinBox::valueChanged, this, [this] { readForm(); });
   for (QDoubleSpinBox* s : {noise_, split_, momentum_, weight_decay_, beta1_, beta2_, gamma_, clip_})
     connect(s, &QDoubleSpinBox::valueChanged, this, [this] { readForm(); });
-  for (QCheckBox* c : {normalize_, nesterov_}) connect(c, &QCheckBox::toggled, this, [this] { readForm(); });
+  for (QCheckBox* c : {normalize_, nesterov_, tf32_, cuda_graphs_}) connect(c, &QCheckBox::toggled, this, [this] { readForm(); });
   for (QLineEdit* e : {path_, lr_, checkpoint_dir_}) connect(e, &QLineEdit::editingFinished, this, [this] { readForm(); });
   connect(browse_path_, &QPushButton::clicked, this, [this] {
     const std::string k = dataset_->currentText().toStdString();
@@ -294,6 +307,9 @@ void TrainSettingsWidget::setSettings(const project::TrainingSettings& s) {
   seed_->setValue(static_cast<int>(std::min<uint64_t>(s.seed, INT32_MAX)));
   select(loss_, s.loss);
   select(device_, s.device);
+  select(precision_, s.precision);
+  tf32_->setChecked(s.tf32);
+  cuda_graphs_->setChecked(s.cuda_graphs);
   select(optimizer_, s.optimizer.kind);
   lr_->setText(QString::number(s.optimizer.lr, 'g', 6));
   momentum_->setValue(s.optimizer.momentum);
@@ -334,6 +350,10 @@ void TrainSettingsWidget::updateVisibility() {
   show(gamma_, sched == "step" || sched == "multistep" || sched == "exponential");
   show(warmup_, sched == "cosine");
   show(patience_, sched == "plateau");
+  const bool gpu = device_->currentText().startsWith("cuda");
+  show(precision_, gpu);
+  show(tf32_, gpu);
+  show(cuda_graphs_, gpu);
 }
 
 void TrainSettingsWidget::readForm() {
@@ -353,6 +373,9 @@ void TrainSettingsWidget::readForm() {
   s.seed = static_cast<uint64_t>(seed_->value());
   s.loss = loss_->currentText().toStdString();
   s.device = device_->currentText().toStdString();
+  s.precision = precision_->currentText().toStdString();
+  s.tf32 = tf32_->isChecked();
+  s.cuda_graphs = cuda_graphs_->isChecked();
   s.optimizer.kind = optimizer_->currentText().toStdString();
   bool ok = false;
   const double lr = lr_->text().trimmed().toDouble(&ok);

@@ -57,13 +57,13 @@ class TrainSettingsWidget : public QWidget {
   project::TrainingSettings settings_;
   bool filling_ = false;
   QFormLayout* form_ = nullptr;
-  QComboBox *dataset_, *optimizer_, *schedule_, *loss_, *device_;
+  QComboBox *dataset_, *optimizer_, *schedule_, *loss_, *device_, *precision_;
   QLineEdit *path_, *lr_, *checkpoint_dir_;
   QPushButton *browse_path_, *browse_checkpoints_;
   QSpinBox *samples_, *classes_, *image_size_, *channels_, *batch_, *epochs_, *seed_, *step_size_, *warmup_,
       *patience_, *early_stop_;
   QDoubleSpinBox *noise_, *split_, *momentum_, *weight_decay_, *beta1_, *beta2_, *gamma_, *clip_;
-  QCheckBox *normalize_, *nesterov_;
+  QCheckBox *normalize_, *nesterov_, *tf32_, *cuda_graphs_;
   QLabel* error_;
   QPushButton* preview_button_;
   QLabel* preview_text_;
