@@ -56,6 +56,35 @@ void adam_step(const ParamGroup& g, bool decoupled, Tensor& param, const Tensor&
   adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, h, kernel);
 }
 
+// A whole group: the buffers (zero on a parameter's first step) and step counts gathered,
+// one call (one launch per 32 tensors on a GPU), the buffers written back.
+void adam_group_step(const ParamGroup& g, bool decoupled, std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                     const std::vector<ParamState*>& states, UpdateKernel kernel) {
+  std::vector<Tensor> exp_avgs, exp_avg_sqs, max_exp_avg_sqs;
+  std::vector<int64_t> steps;
+  for (size_t i = 0; i < params.size(); ++i) {
+    exp_avgs.push_back(zeros_buffer(*states[i], "exp_avg", params[i]));
+    exp_avg_sqs.push_back(zeros_buffer(*states[i], "exp_avg_sq", params[i]));
+    max_exp_avg_sqs.push_back(g.amsgrad ? zeros_buffer(*states[i], "max_exp_avg_sq", params[i]) : Tensor());
+    steps.push_back(states[i]->step);
+  }
+  AdamHyper h{.lr = g.lr,
+              .beta1 = g.beta1,
+              .beta2 = g.beta2,
+              .eps = g.eps,
+              .weight_decay = g.weight_decay,
+              .amsgrad = g.amsgrad,
+              .decoupled_weight_decay = decoupled,
+              .maximize = g.maximize,
+              .step = 0};  // per parameter: `steps`
+  adam_update_group(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, h, kernel);
+  for (size_t i = 0; i < params.size(); ++i) {
+    states[i]->buffers["exp_avg"] = exp_avgs[i];
+    states[i]->buffers["exp_avg_sq"] = exp_avg_sqs[i];
+    if (g.amsgrad) states[i]->buffers["max_exp_avg_sq"] = max_exp_avg_sqs[i];
+  }
+}
+
 }  // namespace
 
 Adam::Adam(std::vector<Tensor> params, const AdamOptions& options) : Optimizer(adam_spec("Adam")) {
@@ -72,6 +101,11 @@ void Adam::update(const ParamGroup& g, Tensor& param, const Tensor& grad, ParamS
   adam_step(g, /*decoupled=*/false, param, grad, state, update_kernel());
 }
 
+void Adam::update_group(const ParamGroup& g, std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                        const std::vector<ParamState*>& states) {
+  adam_group_step(g, /*decoupled=*/false, params, grads, states, update_kernel());
+}
+
 AdamW::AdamW(std::vector<Tensor> params, const AdamWOptions& options) : Optimizer(adam_spec("AdamW")) {
   add_group(make_group(std::move(params), options));
 }
@@ -84,6 +118,11 @@ void AdamW::check_hyper_parameters(const ParamGroup& g, size_t index) const { ch
 
 void AdamW::update(const ParamGroup& g, Tensor& param, const Tensor& grad, ParamState& state) {
   adam_step(g, /*decoupled=*/true, param, grad, state, update_kernel());
+}
+
+void AdamW::update_group(const ParamGroup& g, std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                         const std::vector<ParamState*>& states) {
+  adam_group_step(g, /*decoupled=*/true, params, grads, states, update_kernel());
 }
 
 }  // namespace nl::optim

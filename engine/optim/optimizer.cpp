@@ -133,11 +133,25 @@ void Optimizer::step() {
       ++index;
     }
   }
-  for (Pending& w : pending) {
-    ParamState& state = state_[w.param.impl_ptr()];
-    ++state.step;
-    update(groups_[w.group], w.param, w.grad, state);
+  // One call per group (pending is in group order): a GPU updates a group in one launch.
+  for (size_t first = 0; first < pending.size();) {
+    const size_t group = pending[first].group;
+    std::vector<Tensor> params, grads;
+    std::vector<ParamState*> states;
+    for (; first < pending.size() && pending[first].group == group; ++first) {
+      ParamState& state = state_[pending[first].param.impl_ptr()];  // node-based: the address stays valid
+      ++state.step;
+      params.push_back(pending[first].param);
+      grads.push_back(pending[first].grad);
+      states.push_back(&state);
+    }
+    update_group(groups_[group], params, grads, states);
   }
+}
+
+void Optimizer::update_group(const ParamGroup& group, std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                             const std::vector<ParamState*>& states) {
+  for (size_t i = 0; i < params.size(); ++i) update(group, params[i], grads[i], *states[i]);
 }
 
 std::string Optimizer::replay_blocker() const {

@@ -126,6 +126,11 @@ class Optimizer {
   // Applies one update; `state.step` already counts it. Runs under NoGradGuard with `grad`
   // contiguous and matching `param` in shape, dtype and device.
   virtual void update(const ParamGroup& group, Tensor& param, const Tensor& grad, ParamState& state) = 0;
+  // Applies one update to every parameter of `group` that has a gradient (entry i of each
+  // vector belongs to params[i]; each state's step already counts it). The default calls
+  // update() for each; optimisers with whole-group kernels (one launch on a GPU) override it.
+  virtual void update_group(const ParamGroup& group, std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                            const std::vector<ParamState*>& states);
 
  private:
   void check_groups(const std::vector<ParamGroup>& groups) const;

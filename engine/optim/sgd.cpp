@@ -43,20 +43,36 @@ void SGD::check_hyper_parameters(const ParamGroup& g, size_t index) const {
            " and dampening ", g.dampening, " (param group ", index, ")");
 }
 
+namespace {
+SgdHyper sgd_hyper(const ParamGroup& g) {
+  return {.lr = g.lr,
+          .weight_decay = g.weight_decay,
+          .momentum = g.momentum,
+          .dampening = g.dampening,
+          .nesterov = g.nesterov,
+          .maximize = g.maximize};
+}
+
+Tensor momentum_buffer_of(const ParamGroup& g, const ParamState& state) {
+  if (g.momentum == 0) return {};
+  auto it = state.buffers.find("momentum_buffer");
+  return it != state.buffers.end() ? it->second : Tensor();
+}
+}  // namespace
+
 void SGD::update(const ParamGroup& g, Tensor& param, const Tensor& grad, ParamState& state) {
-  SgdHyper h{.lr = g.lr,
-             .weight_decay = g.weight_decay,
-             .momentum = g.momentum,
-             .dampening = g.dampening,
-             .nesterov = g.nesterov,
-             .maximize = g.maximize};
-  Tensor buffer;
-  if (g.momentum != 0) {
-    auto it = state.buffers.find("momentum_buffer");
-    if (it != state.buffers.end()) buffer = it->second;
-  }
-  sgd_update(param, grad, buffer, h, update_kernel());
+  Tensor buffer = momentum_buffer_of(g, state);
+  sgd_update(param, grad, buffer, sgd_hyper(g), update_kernel());
   if (buffer.defined()) state.buffers["momentum_buffer"] = buffer;
+}
+
+void SGD::update_group(const ParamGroup& g, std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                       const std::vector<ParamState*>& states) {
+  std::vector<Tensor> buffers;
+  for (const ParamState* s : states) buffers.push_back(momentum_buffer_of(g, *s));
+  sgd_update_group(params, grads, buffers, sgd_hyper(g), update_kernel());
+  for (size_t i = 0; i < states.size(); ++i)
+    if (buffers[i].defined()) states[i]->buffers["momentum_buffer"] = buffers[i];
 }
 
 }  // namespace nl::optim

@@ -31,6 +31,8 @@ class SGD final : public Optimizer {
  protected:
   void check_hyper_parameters(const ParamGroup& group, size_t index) const override;
   void update(const ParamGroup& group, Tensor& param, const Tensor& grad, ParamState& state) override;
+  void update_group(const ParamGroup& group, std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                    const std::vector<ParamState*>& states) override;
 };
 
 }  // namespace nl::optim

@@ -326,4 +326,54 @@ void rmsprop_update(Tensor& param, const Tensor& grad, Tensor& square_avg, Tenso
   else rmsprop_tensor_ops(param, grad, square_avg, grad_avg, momentum_buffer, h);
 }
 
+// ---- Whole groups --------------------------------------------------------------------
+
+#ifdef NETLOOM_HAVE_CUDA
+namespace {
+
+// True when every parameter is on one CUDA device and the fused kernels are wanted: then a
+// group is one launch per 32 tensors (Note [Multi-tensor launches] in optimizer_updates.h).
+bool one_cuda_device(const std::vector<Tensor>& params, UpdateKernel kernel) {
+  if (params.empty() || !use_fused_cuda_kernel(params[0], kernel)) return false;
+  for (const Tensor& p : params)
+    if (p.device() != params[0].device()) return false;
+  return true;
+}
+
+}  // namespace
+#endif
+
+void sgd_update_group(std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                      std::vector<Tensor>& momentum_buffers, const SgdHyper& h, UpdateKernel kernel) {
+#ifdef NETLOOM_HAVE_CUDA
+  if (one_cuda_device(params, kernel)) return cuda::fused_sgd_multi(params, grads, momentum_buffers, h);
+#endif
+  for (size_t i = 0; i < params.size(); ++i) sgd_update(params[i], grads[i], momentum_buffers[i], h, kernel);
+}
+
+void adam_update_group(std::vector<Tensor>& params, const std::vector<Tensor>& grads, std::vector<Tensor>& exp_avgs,
+                       std::vector<Tensor>& exp_avg_sqs, std::vector<Tensor>& max_exp_avg_sqs,
+                       const std::vector<int64_t>& steps, const AdamHyper& h, UpdateKernel kernel) {
+#ifdef NETLOOM_HAVE_CUDA
+  if (one_cuda_device(params, kernel))
+    return cuda::fused_adam_multi(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, h);
+#endif
+  for (size_t i = 0; i < params.size(); ++i) {
+    AdamHyper hi = h;
+    hi.step = steps[i];
+    adam_update(params[i], grads[i], exp_avgs[i], exp_avg_sqs[i], max_exp_avg_sqs[i], hi, kernel);
+  }
+}
+
+void rmsprop_update_group(std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                          std::vector<Tensor>& square_avgs, std::vector<Tensor>& grad_avgs,
+                          std::vector<Tensor>& momentum_buffers, const RmspropHyper& h, UpdateKernel kernel) {
+#ifdef NETLOOM_HAVE_CUDA
+  if (one_cuda_device(params, kernel))
+    return cuda::fused_rmsprop_multi(params, grads, square_avgs, grad_avgs, momentum_buffers, h);
+#endif
+  for (size_t i = 0; i < params.size(); ++i)
+    rmsprop_update(params[i], grads[i], square_avgs[i], grad_avgs[i], momentum_buffers[i], h, kernel);
+}
+
 }  // namespace nl::optim

@@ -11,6 +11,7 @@
 // NoGradGuard.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "engine/core/tensor.h"
 
@@ -46,5 +47,17 @@ struct RmspropHyper {
 // `grad_avg` is only read when centered, `momentum_buffer` only when momentum > 0.
 void rmsprop_update(Tensor& param, const Tensor& grad, Tensor& square_avg, Tensor& grad_avg, Tensor& momentum_buffer,
                     const RmspropHyper& h, UpdateKernel kernel);
+
+// Whole parameter groups (one hyper-parameter set): on one CUDA device one launch per 32
+// tensors, elsewhere the single-tensor forms in a loop. Vectors run in parallel (entry i
+// of each belongs to params[i]); Adam takes each parameter's own step count.
+void sgd_update_group(std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                      std::vector<Tensor>& momentum_buffers, const SgdHyper& h, UpdateKernel kernel);
+void adam_update_group(std::vector<Tensor>& params, const std::vector<Tensor>& grads, std::vector<Tensor>& exp_avgs,
+                       std::vector<Tensor>& exp_avg_sqs, std::vector<Tensor>& max_exp_avg_sqs,
+                       const std::vector<int64_t>& steps, const AdamHyper& h, UpdateKernel kernel);
+void rmsprop_update_group(std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                          std::vector<Tensor>& square_avgs, std::vector<Tensor>& grad_avgs,
+                          std::vector<Tensor>& momentum_buffers, const RmspropHyper& h, UpdateKernel kernel);
 
 }  // namespace nl::optim
