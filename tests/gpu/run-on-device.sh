@@ -28,6 +28,12 @@ else
   echo "no .gpu-deps/*.deb: relying on the machine's own libraries"
 fi
 arch_dir=$sysroot/usr/lib/x86_64-linux-gnu
+# Debian's libz.so is an absolute link to Debian's own libz.so.1.2.13: point it at the zlib
+# this machine has (every Linux has one) when that file is not there.
+if [ -L "$arch_dir/libz.so" ] && [ ! -e "$arch_dir/libz.so" ]; then
+  system_z=$(ls /lib/x86_64-linux-gnu/libz.so.1 /usr/lib/x86_64-linux-gnu/libz.so.1 /usr/lib64/libz.so.1 2>/dev/null | head -1)
+  if [ -n "$system_z" ]; then ln -sf "$system_z" "$arch_dir/libz.so"; else rm -f "$arch_dir/libz.so"; fi
+fi
 export LD_LIBRARY_PATH="$arch_dir/openblas-openmp:$arch_dir:${LD_LIBRARY_PATH:-}"
 # The GPU's own architecture only: the full sm_80/sm_90/PTX set is built in CI.
 cuda_arch=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d '.')
