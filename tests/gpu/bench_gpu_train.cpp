@@ -7,7 +7,7 @@
 // bench_gpu_train_pytorch.py times PyTorch the same way; run_gpu_bench.sh runs both and
 // joins the lines. Engine-only (no Qt).
 //
-//   bench_gpu_train [--workload NAME] [--steps N] [--warmup N] [--bf16]
+//   bench_gpu_train [--workload NAME] [--steps N] [--warmup N] [--bf16] [--cuda-graphs]
 //
 // Prints one JSON line per workload: {"workload":..., "bf16":..., "netloom_ms":...}.
 #include <cstdio>
@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "engine/backends/backend.h"
+#include "engine/backends/graph_capture.h"
 #include "engine/nn/nn.h"
 #include "engine/optim/optim.h"
 #include "tests/benchmarks/bench_common.h"
@@ -114,12 +115,12 @@ std::string json_escape(const std::string& s) {
 }
 
 void usage() {
-  std::fprintf(stderr, "usage: bench_gpu_train [--workload NAME] [--steps N] [--warmup N] [--bf16]\nworkloads:");
+  std::fprintf(stderr, "usage: bench_gpu_train [--workload NAME] [--steps N] [--warmup N] [--bf16] [--cuda-graphs]\nworkloads:");
   for (const Workload& w : kWorkloads) std::fprintf(stderr, " %s", w.name);
   std::fprintf(stderr, "\n");
 }
 
-double run(const Workload& w, int warmup, int steps, bool bf16) {
+double run(const Workload& w, int warmup, int steps, bool bf16, bool graphs) {
   const Device cuda = Device::cuda(0);
   manual_seed(0);
   std::shared_ptr<nn::Module> model =
@@ -135,9 +136,7 @@ double run(const Workload& w, int warmup, int steps, bool bf16) {
   Tensor y = uniform({w.batch}, 0, (double)w.classes).to(DType::Int64).to(cuda);
   synchronize(cuda);
 
-  std::vector<double> times;
-  for (int s = 0; s < warmup + steps; ++s) {
-    const double t0 = bench::now_seconds();
+  auto step = [&] {
     opt->zero_grad();
     Tensor loss;
     {
@@ -150,6 +149,24 @@ double run(const Workload& w, int warmup, int steps, bool bf16) {
     }
     loss.backward();
     opt->step();
+  };
+  std::vector<double> times;
+  std::unique_ptr<CapturedGraph> graph;
+  for (int s = 0; s < warmup + steps; ++s) {
+    // --cuda-graphs: the warm-up runs eagerly (cuDNN's search, the optimiser's buffers),
+    // then one step is captured and each timed step is one replay, as the trainer does.
+    if (graphs && !graph && s == warmup) {
+      const std::string blocker = opt->replay_blocker();
+      NL_CHECK(blocker.empty(), "CUDA graphs off: ", blocker);
+      graph = capture_graph(cuda, step);
+    }
+    const double t0 = bench::now_seconds();
+    if (graph) {
+      graph->replay();
+      opt->count_replayed_step();
+    } else {
+      step();
+    }
     synchronize(cuda);
     const double t1 = bench::now_seconds();
     if (s >= warmup) times.push_back((t1 - t0) * 1e3);
@@ -162,13 +179,14 @@ double run(const Workload& w, int warmup, int steps, bool bf16) {
 int main(int argc, char** argv) {
   std::string only;
   int steps = 30, warmup = 10;
-  bool bf16 = false;
+  bool bf16 = false, graphs = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--workload" && i + 1 < argc) only = argv[++i];
     else if (a == "--steps" && i + 1 < argc) steps = std::atoi(argv[++i]);
     else if (a == "--warmup" && i + 1 < argc) warmup = std::atoi(argv[++i]);
     else if (a == "--bf16") bf16 = true;
+    else if (a == "--cuda-graphs") graphs = true;
     else {
       usage();
       return 2;
@@ -193,8 +211,9 @@ int main(int argc, char** argv) {
     if (!only.empty() && only != w.name) continue;
     found = true;
     try {
-      const double ms = run(w, warmup, steps, bf16);
-      std::printf("{\"workload\":\"%s\",\"bf16\":%s,\"netloom_ms\":%.3f}\n", w.name, bf16 ? "true" : "false", ms);
+      const double ms = run(w, warmup, steps, bf16, graphs);
+      std::printf("{\"workload\":\"%s\",\"bf16\":%s,\"cuda_graphs\":%s,\"netloom_ms\":%.3f}\n", w.name,
+                  bf16 ? "true" : "false", graphs ? "true" : "false", ms);
     } catch (const std::exception& e) {
       // One failing workload (e.g. out of memory) does not hide the others' numbers.
       std::printf("{\"workload\":\"%s\",\"bf16\":%s,\"netloom_error\":\"%s\"}\n", w.name, bf16 ? "true" : "false",

@@ -3,7 +3,8 @@
 # bench_gpu_train(.cpp|_pytorch.py) and the matmul rates of bench_gpu_matmul(.cpp|_pytorch.py),
 # run interleaved per workload so both see the same machine, then joined into one JSON line
 # per workload:
-#   {"workload":..., "bf16":..., "netloom_ms":..., "torch_ms":..., "ratio": torch_ms/netloom_ms}
+#   {"workload":..., "bf16":..., "netloom_ms":..., "torch_ms":..., "ratio": torch_ms/netloom_ms,
+#    "netloom_graphs_ms":..., "ratio_graphs": torch_ms/netloom_graphs_ms}   (small batches)
 #   {"bench":"matmul", "n":..., "dtype":..., "netloom_tflops":..., "torch_tflops":..., "ratio": netloom/torch}
 # ratio > 1 means Netloom is faster (training) or above cuBLAS's rate (matmul; target >= 0.8).
 #
@@ -44,6 +45,10 @@ workloads="mlp_mnist_b128 mlp_mnist_b512 cnn_mnist_b64 cnn_mnist_b512 resnet_cif
 for w in $workloads; do
   # A crash on one side is reported and the run goes on.
   "$train_bin" --workload "$w" "${extra[@]}" | tee -a "$out" || echo "{\"workload\":\"$w\",\"netloom_error\":\"exit $?\"}" | tee -a "$out"
+  # The small batches again with CUDA graphs (launch-bound: where replaying pays).
+  case "$w" in
+    *_b64|*_b128) "$train_bin" --workload "$w" --cuda-graphs "${extra[@]}" | tee -a "$out" || true ;;
+  esac
   "$python" "$here/bench_gpu_train_pytorch.py" --workload "$w" "${extra[@]}" | tee -a "$out" ||
     echo "{\"workload\":\"$w\",\"torch_error\":\"exit $?\"}" | tee -a "$out"
 done
@@ -68,12 +73,22 @@ for r in rows:
     if r.get("bench") == "matmul":
         mm.setdefault((r["n"], r["dtype"]), {}).update(r)
     else:
-        train.setdefault((r["workload"], r.get("bf16", False)), {}).update(r)
+        entry = train.setdefault((r["workload"], r.get("bf16", False)), {})
+        if r.get("cuda_graphs"):
+            entry["netloom_graphs_ms"] = r.get("netloom_ms")
+            if "netloom_error" in r:
+                entry["netloom_graphs_error"] = r["netloom_error"]
+        else:
+            entry.update(r)
 for (w, bf16), r in train.items():
     out = {"workload": w, "bf16": bf16, "netloom_ms": r.get("netloom_ms"), "torch_ms": r.get("torch_ms")}
     if out["netloom_ms"] and out["torch_ms"]:
         out["ratio"] = round(out["torch_ms"] / out["netloom_ms"], 3)
-    for k in ("netloom_error", "torch_error"):
+    if r.get("netloom_graphs_ms"):
+        out["netloom_graphs_ms"] = r["netloom_graphs_ms"]
+        if out["torch_ms"]:
+            out["ratio_graphs"] = round(out["torch_ms"] / r["netloom_graphs_ms"], 3)
+    for k in ("netloom_error", "torch_error", "netloom_graphs_error"):
         if k in r:
             out[k] = r[k]
     print(json.dumps(out))
