@@ -216,8 +216,8 @@ int main(int argc, char** argv) {
                   bf16 ? "true" : "false", graphs ? "true" : "false", ms);
     } catch (const std::exception& e) {
       // One failing workload (e.g. out of memory) does not hide the others' numbers.
-      std::printf("{\"workload\":\"%s\",\"bf16\":%s,\"netloom_error\":\"%s\"}\n", w.name, bf16 ? "true" : "false",
-                  json_escape(e.what()).c_str());
+      std::printf("{\"workload\":\"%s\",\"bf16\":%s,\"cuda_graphs\":%s,\"netloom_error\":\"%s\"}\n", w.name,
+                  bf16 ? "true" : "false", graphs ? "true" : "false", json_escape(e.what()).c_str());
     }
     std::fflush(stdout);
   }
