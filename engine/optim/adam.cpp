@@ -2,6 +2,8 @@
 // (engine/optim/update_kernels.h); they differ only in how weight decay is applied.
 #include "engine/optim/adam.h"
 
+#include "engine/backends/graph_capture.h"
+
 #include "engine/optim/hyper_checks.h"
 
 namespace nl::optim {
@@ -59,7 +61,7 @@ void adam_step(const ParamGroup& g, bool decoupled, Tensor& param, const Tensor&
 // A whole group: the buffers (zero on a parameter's first step) and step counts gathered,
 // one call (one launch per 32 tensors on a GPU), the buffers written back.
 void adam_group_step(const ParamGroup& g, bool decoupled, std::vector<Tensor>& params, const std::vector<Tensor>& grads,
-                     const std::vector<ParamState*>& states, UpdateKernel kernel) {
+                     const std::vector<ParamState*>& states, UpdateKernel kernel, Tensor* device_steps) {
   std::vector<Tensor> exp_avgs, exp_avg_sqs, max_exp_avg_sqs;
   std::vector<int64_t> steps;
   for (size_t i = 0; i < params.size(); ++i) {
@@ -77,7 +79,11 @@ void adam_group_step(const ParamGroup& g, bool decoupled, std::vector<Tensor>& p
               .decoupled_weight_decay = decoupled,
               .maximize = g.maximize,
               .step = 0};  // per parameter: `steps`
-  adam_update_group(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, h, kernel);
+  // While a step is captured, the counts come from (and advance on) the device.
+  if (device_steps && device_steps->defined() && !params.empty() && is_capturing(params[0].device()))
+    adam_update_group_device_steps(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, *device_steps, h);
+  else
+    adam_update_group(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, h, kernel);
   for (size_t i = 0; i < params.size(); ++i) {
     states[i]->buffers["exp_avg"] = exp_avgs[i];
     states[i]->buffers["exp_avg_sq"] = exp_avg_sqs[i];
@@ -85,7 +91,46 @@ void adam_group_step(const ParamGroup& g, bool decoupled, std::vector<Tensor>& p
   }
 }
 
+// The group's device step counts, or null when none were prepared.
+Tensor* device_steps_of(const Optimizer& o, std::map<size_t, Tensor>& steps, const ParamGroup& g) {
+  for (size_t i = 0; i < o.param_groups().size(); ++i)
+    if (&o.param_groups()[i] == &g) {
+      auto it = steps.find(i);
+      return it == steps.end() ? nullptr : &it->second;
+    }
+  return nullptr;
+}
+
+std::string adam_replay_blocker(const Optimizer& o, const std::string& base) {
+  if (!base.empty()) return base;
+  for (const ParamGroup& g : o.param_groups())
+    for (const Tensor& p : g.params)
+      if (!p.device().is_cuda() || p.device() != o.param_groups()[0].params[0].device())
+        return std::string(o.name()) + " replays its bias correction only with every parameter on one GPU";
+  return {};
+}
+
+// Each group's step counts (as they stand before the next step) on the parameters' device.
+void prepare_device_steps(const Optimizer& o, std::map<size_t, Tensor>& steps) {
+  steps.clear();
+  for (size_t gi = 0; gi < o.param_groups().size(); ++gi) {
+    const ParamGroup& g = o.param_groups()[gi];
+    if (g.params.empty()) continue;
+    std::vector<int64_t> counts;
+    for (const Tensor& p : g.params) {
+      const ParamState* st = o.state_of(p);
+      counts.push_back(st ? st->step : 0);
+    }
+    steps[gi] = tensor(counts, {static_cast<int64_t>(counts.size())}).to(g.params[0].device());
+  }
+}
+
 }  // namespace
+
+std::string Adam::replay_blocker() const { return adam_replay_blocker(*this, Optimizer::replay_blocker()); }
+std::string AdamW::replay_blocker() const { return adam_replay_blocker(*this, Optimizer::replay_blocker()); }
+void Adam::prepare_replay() { prepare_device_steps(*this, device_steps_); }
+void AdamW::prepare_replay() { prepare_device_steps(*this, device_steps_); }
 
 Adam::Adam(std::vector<Tensor> params, const AdamOptions& options) : Optimizer(adam_spec("Adam")) {
   add_group(make_group(std::move(params), options));
@@ -103,7 +148,7 @@ void Adam::update(const ParamGroup& g, Tensor& param, const Tensor& grad, ParamS
 
 void Adam::update_group(const ParamGroup& g, std::vector<Tensor>& params, const std::vector<Tensor>& grads,
                         const std::vector<ParamState*>& states) {
-  adam_group_step(g, /*decoupled=*/false, params, grads, states, update_kernel());
+  adam_group_step(g, /*decoupled=*/false, params, grads, states, update_kernel(), device_steps_of(*this, device_steps_, g));
 }
 
 AdamW::AdamW(std::vector<Tensor> params, const AdamWOptions& options) : Optimizer(adam_spec("AdamW")) {
@@ -122,7 +167,7 @@ void AdamW::update(const ParamGroup& g, Tensor& param, const Tensor& grad, Param
 
 void AdamW::update_group(const ParamGroup& g, std::vector<Tensor>& params, const std::vector<Tensor>& grads,
                          const std::vector<ParamState*>& states) {
-  adam_group_step(g, /*decoupled=*/true, params, grads, states, update_kernel());
+  adam_group_step(g, /*decoupled=*/true, params, grads, states, update_kernel(), device_steps_of(*this, device_steps_, g));
 }
 
 }  // namespace nl::optim

@@ -37,28 +37,38 @@ class Adam final : public Optimizer {
  public:
   explicit Adam(std::vector<Tensor> params, const AdamOptions& options = {});
   void add_param_group(std::vector<Tensor> params, const AdamOptions& options);
-  // The bias corrections (1 - beta^step) are arguments of each update: they change every step.
-  std::string replay_blocker() const override { return "Adam's bias correction changes every step"; }
+  // The bias corrections (1 - beta^step) change every step: a captured step reads the step
+  // counts from the device (prepare_replay puts them there), so it replays on CUDA only.
+  std::string replay_blocker() const override;
+  void prepare_replay() override;
 
  protected:
   void check_hyper_parameters(const ParamGroup& group, size_t index) const override;
   void update(const ParamGroup& group, Tensor& param, const Tensor& grad, ParamState& state) override;
   void update_group(const ParamGroup& group, std::vector<Tensor>& params, const std::vector<Tensor>& grads,
                     const std::vector<ParamState*>& states) override;
+
+ private:
+  std::map<size_t, Tensor> device_steps_;  // per group, for captured steps (prepare_replay)
 };
 
 class AdamW final : public Optimizer {
  public:
   explicit AdamW(std::vector<Tensor> params, const AdamWOptions& options = {});
   void add_param_group(std::vector<Tensor> params, const AdamWOptions& options);
-  // The bias corrections (1 - beta^step) are arguments of each update: they change every step.
-  std::string replay_blocker() const override { return "AdamW's bias correction changes every step"; }
+  // The bias corrections (1 - beta^step) change every step: a captured step reads the step
+  // counts from the device (prepare_replay puts them there), so it replays on CUDA only.
+  std::string replay_blocker() const override;
+  void prepare_replay() override;
 
  protected:
   void check_hyper_parameters(const ParamGroup& group, size_t index) const override;
   void update(const ParamGroup& group, Tensor& param, const Tensor& grad, ParamState& state) override;
   void update_group(const ParamGroup& group, std::vector<Tensor>& params, const std::vector<Tensor>& grads,
                     const std::vector<ParamState*>& states) override;
+
+ private:
+  std::map<size_t, Tensor> device_steps_;  // per group, for captured steps (prepare_replay)
 };
 
 }  // namespace nl::optim

@@ -111,6 +111,10 @@ class Optimizer {
   // Counts a replayed step in the state of every parameter that has a gradient, as step()
   // does, so state dicts and checkpoints stay right.
   void count_replayed_step();
+  // Called before a step is captured and after any step run outside the graph while one
+  // exists: optimisers whose update depends on the step count (Adam) put the counts on the
+  // device here, where the captured update reads and advances them.
+  virtual void prepare_replay() {}
 
   // Forces the portable tensor-op update on the CPU too (tests compare it with the fused loop).
   void set_update_kernel(UpdateKernel kernel) { kernel_ = kernel; }

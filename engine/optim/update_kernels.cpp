@@ -365,6 +365,17 @@ void adam_update_group(std::vector<Tensor>& params, const std::vector<Tensor>& g
   }
 }
 
+void adam_update_group_device_steps(std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                                    std::vector<Tensor>& exp_avgs, std::vector<Tensor>& exp_avg_sqs,
+                                    std::vector<Tensor>& max_exp_avg_sqs, Tensor& device_steps, const AdamHyper& h) {
+#ifdef NETLOOM_HAVE_CUDA
+  if (one_cuda_device(params, UpdateKernel::Auto))
+    return cuda::fused_adam_multi_device_steps(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, device_steps, h);
+#endif
+  fail(h.decoupled_weight_decay ? "AdamW" : "Adam",
+       ": step counts on the device need all parameters of a group on one CUDA device");
+}
+
 void rmsprop_update_group(std::vector<Tensor>& params, const std::vector<Tensor>& grads,
                           std::vector<Tensor>& square_avgs, std::vector<Tensor>& grad_avgs,
                           std::vector<Tensor>& momentum_buffers, const RmspropHyper& h, UpdateKernel kernel) {

@@ -56,6 +56,11 @@ void sgd_update_group(std::vector<Tensor>& params, const std::vector<Tensor>& gr
 void adam_update_group(std::vector<Tensor>& params, const std::vector<Tensor>& grads, std::vector<Tensor>& exp_avgs,
                        std::vector<Tensor>& exp_avg_sqs, std::vector<Tensor>& max_exp_avg_sqs,
                        const std::vector<int64_t>& steps, const AdamHyper& h, UpdateKernel kernel);
+// Adam for a captured step (CUDA graphs): `device_steps` holds each parameter's step count
+// on its CUDA device and is incremented there, so every replay corrects for its own step.
+void adam_update_group_device_steps(std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                                    std::vector<Tensor>& exp_avgs, std::vector<Tensor>& exp_avg_sqs,
+                                    std::vector<Tensor>& max_exp_avg_sqs, Tensor& device_steps, const AdamHyper& h);
 void rmsprop_update_group(std::vector<Tensor>& params, const std::vector<Tensor>& grads,
                           std::vector<Tensor>& square_avgs, std::vector<Tensor>& grad_avgs,
                           std::vector<Tensor>& momentum_buffers, const RmspropHyper& h, UpdateKernel kernel);

@@ -284,8 +284,10 @@ RunResult Trainer::fit_epochs(data::DataLoader& train, data::DataLoader* validat
       ++batch_in_epoch_;
       ++eager_steps_;
       // The replayed step reads the gradients where its backward wrote them.
-      if (graph_)
+      if (graph_) {
         for (size_t i = 0; i < graph_grads_.size(); ++i) parameters_at(*optimizer_, i).set_grad(graph_grads_[i]);
+        optimizer_->prepare_replay();  // e.g. Adam's step counts on the device
+      }
       pending_.push_back(std::move(step));
       if (static_cast<int64_t>(pending_.size()) >= metrics_every || last_of_epoch) {
         std::string failure = flush_metrics(sink);
@@ -350,7 +352,8 @@ RunResult Trainer::fit_epochs(data::DataLoader& train, data::DataLoader* validat
 // graph replayed: one launch instead of a few hundred, the same kernels on the same
 // memory. What the replay cannot see is kept out:
 // - arguments that change per step would be frozen: the optimiser says whether its update
-//   has any (Optimizer::replay_blocker; Adam's bias correction does), and a changed
+//   has any (Optimizer::replay_blocker; Adam keeps its step counts on the device for the
+//   graph, Optimizer::prepare_replay), and a changed
 //   learning rate or momentum means a new capture (twice in a row: the schedule changes it
 //   every step, and graphs go off);
 // - host waits and random numbers make the capture itself fail (graph_capture.h);
@@ -377,6 +380,7 @@ bool Trainer::capture_step(const data::Batch& batch, TrainingSink* sink) {
   graph_inputs_ = batch.inputs.clone();
   graph_targets_ = batch.targets.clone();
   try {
+    optimizer_->prepare_replay();
     graph_ = capture_graph(options_.device, [&] {
       optimizer_->zero_grad();
       AutocastGuard autocast(options_.bf16_autocast);

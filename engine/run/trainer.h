@@ -55,8 +55,7 @@ struct TrainerOptions {
   // CUDA graphs: after a few eager steps, capture one training step and replay it for
   // every batch of the same shape (one launch instead of hundreds per step). Falls back to
   // eager steps, with a message saying why, when the step cannot be replayed faithfully
-  // (Adam's per-step bias correction, gradient clipping, dropout, a rate that changes every
-  // step, the CPU). See Note [Replayed steps] in trainer.cpp.
+  // (gradient clipping, dropout, a rate that changes every step, the CPU). See Note [Replayed steps] in trainer.cpp.
   bool cuda_graphs = false;
   // bf16 autocast of matrix products and convolutions on GPUs (engine/core/autocast.h):
   // float32 master weights and gradients, bf16 tensor-core maths. No effect on the CPU.

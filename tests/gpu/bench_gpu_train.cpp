@@ -158,6 +158,7 @@ double run(const Workload& w, int warmup, int steps, bool bf16, bool graphs) {
     if (graphs && !graph && s == warmup) {
       const std::string blocker = opt->replay_blocker();
       NL_CHECK(blocker.empty(), "CUDA graphs off: ", blocker);
+      opt->prepare_replay();
       graph = capture_graph(cuda, step);
     }
     const double t0 = bench::now_seconds();

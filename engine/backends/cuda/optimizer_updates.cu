@@ -37,6 +37,7 @@ struct TensorList {
   int32_t block_start[kMaxTensors + 1];
   float scalar[2][kMaxTensors];  // per-tensor scalars (Adam: step size, sqrt of bias correction 2)
   uint8_t flag[kMaxTensors];     // per-tensor flag (SGD: first momentum step)
+  int32_t index[kMaxTensors];    // the tensor's position in the caller's list
   int count;
 };
 static_assert(sizeof(TensorList) <= 3584, "TensorList must leave room for the other kernel arguments");
@@ -88,14 +89,26 @@ struct AdamArgs {
   bool l2_decay, decoupled_decay, amsgrad;
 };
 
-__global__ void __launch_bounds__(kBlock) adam_kernel(const TensorList l, const AdamArgs a) {
+// Adam with step counts in device memory (graph replays): the bias corrections are worked
+// out per block from the count, as the host does (in double, then rounded to float).
+struct AdamDeviceSteps {
+  const int64_t* steps;  // indexed by TensorList::index; null: the host's scalars
+  double lr, beta1, beta2;
+};
+
+__global__ void __launch_bounds__(kBlock) adam_kernel(const TensorList l, const AdamArgs a, const AdamDeviceSteps d) {
   const Span s = block_span(l);
   float* __restrict__ p = l.ptr[0][s.t];
   const float* __restrict__ g = l.ptr[1][s.t];
   float* __restrict__ m = l.ptr[2][s.t];
   float* __restrict__ v = l.ptr[3][s.t];
   float* __restrict__ vmax = l.ptr[4][s.t];
-  const float neg_step = -l.scalar[0][s.t], bc2_sqrt = l.scalar[1][s.t];
+  float neg_step = -l.scalar[0][s.t], bc2_sqrt = l.scalar[1][s.t];
+  if (d.steps) {
+    const double step = static_cast<double>(d.steps[l.index[s.t]]);
+    neg_step = -static_cast<float>(d.lr / (1 - pow(d.beta1, step)));
+    bc2_sqrt = static_cast<float>(sqrt(1 - pow(d.beta2, step)));
+  }
 #pragma unroll 4
   for (int64_t i = s.begin + threadIdx.x; i < s.end; i += kBlock) {
     float pi = p[i];
@@ -116,6 +129,12 @@ __global__ void __launch_bounds__(kBlock) adam_kernel(const TensorList l, const 
     const float denom = __fadd_rn(__fdiv_rn(__fsqrt_rn(second), bc2_sqrt), a.eps);
     p[i] = __fadd_rn(pi, __fmul_rn(neg_step, __fdiv_rn(mi, denom)));
   }
+}
+
+// One more step for each count (before the update that reads them).
+__global__ void increment_steps_kernel(int64_t* steps, int64_t n) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) steps[i] += 1;
 }
 
 struct RmspropArgs {
@@ -240,6 +259,7 @@ struct Entry {
   int64_t numel = 0;
   float scalar[2] = {0, 0};
   uint8_t flag = 0;
+  int32_t index = 0;
 };
 
 int64_t blocks_for(int64_t numel) { return (numel + kChunk - 1) / kChunk; }
@@ -274,6 +294,7 @@ void launch_lists(const std::vector<Entry>& entries, int index, const char* op, 
     list.scalar[0][t] = e.scalar[0];
     list.scalar[1][t] = e.scalar[1];
     list.flag[t] = e.flag;
+    list.index[t] = e.index;
     blocks += nb;
   }
   flush();
@@ -364,14 +385,17 @@ void fused_sgd(Tensor& param, const Tensor& grad, Tensor& momentum_buffer, const
 
 // ---- Adam / AdamW ----------------------------------------------------------------------------
 
-void fused_adam_multi(std::vector<Tensor>& params, const std::vector<Tensor>& grads, std::vector<Tensor>& exp_avgs,
-                      std::vector<Tensor>& exp_avg_sqs, std::vector<Tensor>& max_exp_avg_sqs,
-                      const std::vector<int64_t>& steps, const optim::AdamHyper& h) {
+namespace {
+// `device_steps` undefined: the host's `steps`; else an Int64 tensor of one count per
+// parameter on the device, incremented here and read by the kernel.
+void adam_multi(std::vector<Tensor>& params, const std::vector<Tensor>& grads, std::vector<Tensor>& exp_avgs,
+                std::vector<Tensor>& exp_avg_sqs, std::vector<Tensor>& max_exp_avg_sqs,
+                const std::vector<int64_t>& steps, Tensor* device_steps, const optim::AdamHyper& h) {
   const char* op = h.decoupled_weight_decay ? "AdamW step (CUDA)" : "Adam step (CUDA)";
   check_counts(params.size(), grads.size(), op, "gradients");
   check_counts(params.size(), exp_avgs.size(), op, "exp_avg buffers");
   check_counts(params.size(), exp_avg_sqs.size(), op, "exp_avg_sq buffers");
-  check_counts(params.size(), steps.size(), op, "step counts");
+  if (!device_steps) check_counts(params.size(), steps.size(), op, "step counts");
   if (h.amsgrad) check_counts(params.size(), max_exp_avg_sqs.size(), op, "max_exp_avg_sq buffers");
   if (params.empty()) return;
   const int index = device_of(params[0], op);
@@ -381,7 +405,8 @@ void fused_adam_multi(std::vector<Tensor>& params, const std::vector<Tensor>& gr
     check_operand(exp_avgs[i], params[i], index, op, "exp_avg", i);
     check_operand(exp_avg_sqs[i], params[i], index, op, "exp_avg_sq", i);
     if (h.amsgrad) check_operand(max_exp_avg_sqs[i], params[i], index, op, "max_exp_avg_sq", i);
-    NL_CHECK(steps[i] >= 1, op, ": step count of parameter ", i, " is ", steps[i], "; steps count from 1");
+    if (!device_steps)
+      NL_CHECK(steps[i] >= 1, op, ": step count of parameter ", i, " is ", steps[i], "; steps count from 1");
   }
   std::vector<Entry> entries(params.size());
   for (size_t i = 0; i < params.size(); ++i) {
@@ -392,6 +417,8 @@ void fused_adam_multi(std::vector<Tensor>& params, const std::vector<Tensor>& gr
     e.ptr[3] = ptr_of(exp_avg_sqs[i]);
     e.ptr[4] = h.amsgrad ? ptr_of(max_exp_avg_sqs[i]) : nullptr;
     e.numel = params[i].numel();
+    e.index = static_cast<int32_t>(i);
+    if (device_steps) continue;  // the kernel works the scalars out from the device's counts
     // As adam_scalars() in update_kernels.cpp: in double, then rounded to float.
     const double bc1 = 1 - std::pow(h.beta1, (double)steps[i]);
     const double bc2 = 1 - std::pow(h.beta2, (double)steps[i]);
@@ -410,10 +437,41 @@ void fused_adam_multi(std::vector<Tensor>& params, const std::vector<Tensor>& gr
                    .l2_decay = decay && !h.decoupled_weight_decay,
                    .decoupled_decay = decay && h.decoupled_weight_decay,
                    .amsgrad = h.amsgrad};
+  AdamDeviceSteps d{nullptr, h.lr, h.beta1, h.beta2};
+  if (device_steps) {
+    Tensor& counts = *device_steps;
+    NL_CHECK(counts.dtype() == DType::Int64 && counts.is_contiguous() && counts.numel() == (int64_t)params.size() &&
+                 counts.device() == params[0].device(),
+             op, ": the device step counts must be ", params.size(), " contiguous int64 values on ",
+             params[0].device().str(), ", got ", counts.str());
+    d.steps = static_cast<const int64_t*>(static_cast<void*>(static_cast<char*>(counts.storage()->data()) +
+                                                             counts.offset() * 8));
+    DeviceGuard guard(index);
+    const int64_t n = counts.numel();
+    increment_steps_kernel<<<static_cast<unsigned>((n + 255) / 256), 256, 0, compute_stream(index)>>>(
+        const_cast<int64_t*>(d.steps), n);
+    NL_CUDA_CHECK_LAUNCH(op);
+  }
   launch_lists(entries, index, op, [&](const TensorList& l, unsigned blocks, cudaStream_t stream, int64_t) {
-    adam_kernel<<<blocks, kBlock, 0, stream>>>(l, a);
+    adam_kernel<<<blocks, kBlock, 0, stream>>>(l, a, d);
   });
 }
+}  // namespace
+
+void fused_adam_multi(std::vector<Tensor>& params, const std::vector<Tensor>& grads, std::vector<Tensor>& exp_avgs,
+                      std::vector<Tensor>& exp_avg_sqs, std::vector<Tensor>& max_exp_avg_sqs,
+                      const std::vector<int64_t>& steps, const optim::AdamHyper& h) {
+  adam_multi(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, nullptr, h);
+}
+
+void fused_adam_multi_device_steps(std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                                   std::vector<Tensor>& exp_avgs, std::vector<Tensor>& exp_avg_sqs,
+                                   std::vector<Tensor>& max_exp_avg_sqs, Tensor& device_steps,
+                                   const optim::AdamHyper& h) {
+  adam_multi(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, {}, &device_steps, h);
+}
+
+
 
 void fused_adam(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq, Tensor& max_exp_avg_sq,
                 const optim::AdamHyper& h) {

@@ -45,6 +45,14 @@ void fused_adam_multi(std::vector<Tensor>& params, const std::vector<Tensor>& gr
                       std::vector<Tensor>& exp_avg_sqs, std::vector<Tensor>& max_exp_avg_sqs,
                       const std::vector<int64_t>& steps, const optim::AdamHyper& h);
 
+// Adam with the step counts in device memory, for steps captured in a CUDA graph: one
+// Int64 count per parameter in `device_steps` (the count before this step), incremented on
+// the device before the update reads it, so each replay uses the next step's bias
+// correction. h.step is not read.
+void fused_adam_multi_device_steps(std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                                   std::vector<Tensor>& exp_avgs, std::vector<Tensor>& exp_avg_sqs,
+                                   std::vector<Tensor>& max_exp_avg_sqs, Tensor& device_steps,
+                                   const optim::AdamHyper& h);
 // RMSprop: grad_avg is only read when h.centered, momentum_buffer only when h.momentum > 0.
 void fused_rmsprop(Tensor& param, const Tensor& grad, Tensor& square_avg, Tensor& grad_avg, Tensor& momentum_buffer,
                    const optim::RmspropHyper& h);
