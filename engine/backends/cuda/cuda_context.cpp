@@ -1,6 +1,8 @@
 // Per-device streams and properties, device discovery, and the device guard.
 #include "engine/backends/cuda/cuda_context.h"
 
+#include <dlfcn.h>
+
 #include <array>
 #include <mutex>
 
@@ -24,7 +26,15 @@ const Discovery& discovery() {
     cudaError_t err = cudaGetDeviceCount(&n);
     if (err != cudaSuccess) {
       (void)cudaGetLastError();
-      out.reason = std::string("no CUDA device answered: ") + cudaGetErrorString(err);
+      // Without a driver at all the runtime says "driver version is insufficient", which
+      // misleads: say that no driver is installed.
+      void* driver = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_NOLOAD);
+      if (!driver) driver = dlopen("libcuda.so.1", RTLD_LAZY);
+      if (!driver && err == cudaErrorInsufficientDriver)
+        out.reason = "no CUDA device answered: no NVIDIA driver is installed (libcuda.so.1 not found)";
+      else
+        out.reason = std::string("no CUDA device answered: ") + cudaGetErrorString(err);
+      if (driver) dlclose(driver);
       return out;
     }
     if (n == 0) {
