@@ -296,7 +296,7 @@ __global__ void cross_entropy_kernel(const float* __restrict__ x, const int64_t*
 __global__ void cross_entropy_backward_kernel(const float* __restrict__ x, const int64_t* __restrict__ target,
                                               const float* __restrict__ lse, const float* __restrict__ scale,
                                               float* __restrict__ gx, int64_t N, int64_t C, int64_t ignore_index,
-                                              float off_target, float on_target) {
+                                              float off_target, float on_target, unsigned long long* bad) {
   NL_GRID_STRIDE_LOOP(e, N * C) {
     const int64_t i = e / C, k = e - i * C;
     const int64_t t = target[i];
@@ -304,11 +304,21 @@ __global__ void cross_entropy_backward_kernel(const float* __restrict__ x, const
       gx[e] = 0.f;
       continue;
     }
+    if (t < 0 || t >= C) {
+      note_bad_index(bad, i);
+      continue;
+    }
     const float s = scale[i];
     float v = s * (expf(x[e] - lse[i]) - off_target);
     if (k == t) v -= s * on_target;
     gx[e] = v;
   }
+}
+
+// The CPU's message (check_targets in engine/backends/cpu/softmax.cpp), for both passes.
+[[noreturn]] void fail_target(int64_t value, int64_t position, int64_t classes, int64_t ignore_index) {
+  fail("cross_entropy: target ", value, " at position ", position, " is out of range for ", classes,
+       " classes (expected 0..", classes - 1, " or ignore_index ", ignore_index, ")");
 }
 
 }  // namespace
@@ -405,17 +415,11 @@ void CudaBackend::cross_entropy(const Tensor& logits, const Tensor& target, int6
   }
   NL_CUDA_CHECK_LAUNCH("cross_entropy");
   const int64_t bad = probe.first_bad();
-  if (bad >= 0) {
-    const int64_t value = probe.value_at(t, bad);
-    fail("cross_entropy: target ", value, " at position ", bad, " is out of range for ", c,
-         " classes (expected 0..", c - 1, " or ignore_index ", ignore_index, ")");
-  }
+  if (bad >= 0) fail_target(probe.value_at(t, bad), bad, c, ignore_index);
 }
 
-// The targets are not range-checked again here (that would cost a second stream
-// synchronisation per training step): the op hands this kernel the targets its forward
-// already checked. A bad target passed directly is still memory-safe: the kernel never
-// uses a target as an address, only compares it with the class index.
+// The targets are checked again, as on the CPU (the backend may be called directly);
+// it costs one stream synchronisation, after the kernel is queued.
 void CudaBackend::cross_entropy_backward(const Tensor& logits, const Tensor& target, const Tensor& lse,
                                          const Tensor& scale, int64_t ignore_index, double label_smoothing,
                                          Tensor& grad_logits) {
@@ -428,12 +432,16 @@ void CudaBackend::cross_entropy_backward(const Tensor& logits, const Tensor& tar
   if (n == 0 || c == 0) return;
   DeviceGuard guard(index_);
   cudaStream_t stream = compute_stream(index_);
+  BadIndexProbe probe(index_, stream, "cross_entropy_backward");
+  const int64_t* t = device_ptr<const int64_t>(target);
   const float off_target = static_cast<float>(label_smoothing / c);
   const float on_target = static_cast<float>(1 - label_smoothing);
   cross_entropy_backward_kernel<<<grid_for(n * c), kThreads, 0, stream>>>(
-      device_ptr<const float>(logits), device_ptr<const int64_t>(target), device_ptr<const float>(lse),
-      device_ptr<const float>(scale), device_ptr<float>(grad_logits), n, c, ignore_index, off_target, on_target);
+      device_ptr<const float>(logits), t, device_ptr<const float>(lse), device_ptr<const float>(scale),
+      device_ptr<float>(grad_logits), n, c, ignore_index, off_target, on_target, probe.flag());
   NL_CUDA_CHECK_LAUNCH("cross_entropy_backward");
+  const int64_t bad = probe.first_bad();
+  if (bad >= 0) fail_target(probe.value_at(t, bad), bad, c, ignore_index);
 }
 
 }  // namespace nl::cuda
