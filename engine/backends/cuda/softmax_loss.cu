@@ -4,8 +4,9 @@
 //   softmax: y = e^(x - max) / Σ e^(x - max)      log-softmax: y = (x - max) - log Σ
 //   backward: dx = y·(g - Σ g·y)                  log: dx = g - e^y · Σ g
 // The max ignores NaN (as `m < v ? v : m`), so a NaN in a row still makes the row NaN
-// through e^(NaN - max), and an all -inf row gives NaN, both as on the CPU. Sums are
-// accumulated in float (the CPU uses double), so results agree to float rounding.
+// through e^(NaN - max), and an all -inf row gives NaN, both as on the CPU. Softmax sums
+// are accumulated in float (the CPU uses double), so results agree to float rounding;
+// cross-entropy sums in double, as the CPU, so small losses keep their precision.
 //
 // The tensor is seen as [outer, n, inner] with the softmax dim in the middle:
 // - inner == 1 (the last dim): one warp per row when n <= 1024, the row held in
@@ -241,20 +242,22 @@ void check_float(const char* op, const Tensor& t, const char* what) {
 // ---- Cross-entropy ----
 
 // One row of C classes per group: a warp (kWholeBlock false, for C <= 1024) or a block.
-template <bool kWholeBlock, class F>
-__device__ __forceinline__ float group_reduce(float v, F combine, float identity, float* smem) {
+template <bool kWholeBlock, class T, class F>
+__device__ __forceinline__ T group_reduce(T v, F combine, T identity, T* smem) {
   if constexpr (kWholeBlock) return block_reduce(v, combine, identity, smem);
   else return warp_reduce(v, combine);
 }
 
-// losses[i] = lse_i - (1-ε)·x[i, t_i] - ε·mean_c x[i, c] (0 where t_i is ignore_index);
-// the final arithmetic is in double as on the CPU. Targets out of range are recorded in
+// losses[i] = lse_i - (1-ε)·x[i, t_i] - ε·mean_c x[i, c] (0 where t_i is ignore_index).
+// The sums and the final arithmetic are in double as on the CPU: a confident prediction's
+// loss log(1 + tiny) would round to 0 in a float sum. Targets out of range are recorded in
 // `bad` (see index_check.cuh) and never used as an address.
 template <bool kWholeBlock>
 __global__ void cross_entropy_kernel(const float* __restrict__ x, const int64_t* __restrict__ target,
                                      float* __restrict__ losses, float* __restrict__ lse, int64_t N, int64_t C,
                                      int64_t ignore_index, double eps, unsigned long long* bad) {
   __shared__ float smem[32];
+  __shared__ double smem_d[32];
   const int lanes = kWholeBlock ? blockDim.x : 32;
   const int lane = kWholeBlock ? threadIdx.x : (threadIdx.x & 31);
   const int64_t groups = kWholeBlock ? 1 : (blockDim.x >> 5);
@@ -265,16 +268,16 @@ __global__ void cross_entropy_kernel(const float* __restrict__ x, const int64_t*
     float mx = -INFINITY;
     for (int64_t c = lane; c < C; c += lanes) mx = fmaxf(mx, row[c]);
     mx = group_reduce<kWholeBlock>(mx, MaxIgnoringNan{}, -INFINITY, smem);
-    float sum = 0.f, total = 0.f;
+    double sum = 0, total = 0;
     for (int64_t c = lane; c < C; c += lanes) {
       const float v = row[c];
       sum += expf(v - mx);
       total += v;
     }
-    sum = group_reduce<kWholeBlock>(sum, SumOf<float>{}, 0.f, smem);
-    total = group_reduce<kWholeBlock>(total, SumOf<float>{}, 0.f, smem);
+    sum = group_reduce<kWholeBlock>(sum, SumOf<double>{}, 0.0, smem_d);
+    total = group_reduce<kWholeBlock>(total, SumOf<double>{}, 0.0, smem_d);
     if (lane == 0) {
-      const double l = static_cast<double>(mx) + ::log(static_cast<double>(sum));
+      const double l = static_cast<double>(mx) + ::log(sum);
       lse[i] = static_cast<float>(l);
       const int64_t t = target[i];
       if (t == ignore_index) {
@@ -284,7 +287,7 @@ __global__ void cross_entropy_kernel(const float* __restrict__ x, const int64_t*
         losses[i] = 0.f;
       } else {
         double value = l - (1 - eps) * static_cast<double>(row[t]);
-        if (eps != 0) value -= eps * static_cast<double>(total) / static_cast<double>(C);
+        if (eps != 0) value -= eps * total / static_cast<double>(C);
         losses[i] = static_cast<float>(value);
       }
     }
