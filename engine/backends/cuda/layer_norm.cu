@@ -8,7 +8,9 @@
 // grad_bias may be undefined when not wanted, and are then not computed.
 //
 // Rows go to one warp each when d <= 1024 and to one block each beyond; the passes over a
-// row after the first read it from L1/L2. dw and db are column sums over the rows: blocks
+// row after the first read it from L1/L2. Sums are accumulated in double, as on the CPU:
+// a float mean of rows far from zero (x ≈ 1000, std 0.01) would be off by a fair part of
+// the standard deviation. dw and db are column sums over the rows: blocks
 // of 32 adjacent columns (coalesced) x 16 row-strided threads, the rows split over grid.y
 // when there are few columns, and the split partials summed by a second kernel (no
 // atomics, so the result is the same on every run).
@@ -53,9 +55,9 @@ struct RowGroup {
       step = static_cast<int64_t>(gridDim.x) * warps;
     }
   }
-  __device__ float sum(float v, float* smem) const {
-    if constexpr (kWholeBlock) return block_reduce(v, SumOf<float>{}, 0.f, smem);
-    else return warp_reduce(v, SumOf<float>{});
+  __device__ double sum(double v, double* smem) const {
+    if constexpr (kWholeBlock) return block_reduce(v, SumOf<double>{}, 0.0, smem);
+    else return warp_reduce(v, SumOf<double>{});
   }
 };
 
@@ -63,22 +65,22 @@ template <bool kWholeBlock>
 __global__ void layer_norm_kernel(const float* __restrict__ x, const float* __restrict__ w,
                                   const float* __restrict__ b, float* __restrict__ y, float* __restrict__ mean,
                                   float* __restrict__ rstd, int64_t rows, int64_t d, double eps) {
-  __shared__ float smem[32];
+  __shared__ double smem[32];
   const RowGroup<kWholeBlock> grp;
   // The row loop is uniform over the group, so every lane reaches the reductions.
   for (int64_t r = grp.first; r < rows; r += grp.step) {
     const float* p = x + r * d;
     float* q = y + r * d;
-    float s = 0.f;
+    double s = 0;
     for (int64_t k = grp.lane; k < d; k += grp.lanes) s += p[k];
-    const float mu = grp.sum(s, smem) / static_cast<float>(d);
-    float sq = 0.f;
+    const double mu_d = grp.sum(s, smem) / static_cast<double>(d);
+    double sq = 0;
     for (int64_t k = grp.lane; k < d; k += grp.lanes) {
-      const float dev = p[k] - mu;
+      const double dev = p[k] - mu_d;
       sq += dev * dev;
     }
-    const float var = grp.sum(sq, smem) / static_cast<float>(d);
-    const float rs = static_cast<float>(1.0 / ::sqrt(static_cast<double>(var) + eps));
+    const double rs_d = 1.0 / ::sqrt(grp.sum(sq, smem) / static_cast<double>(d) + eps);
+    const float mu = static_cast<float>(mu_d), rs = static_cast<float>(rs_d);
     if (grp.lane == 0) {
       mean[r] = mu;
       rstd[r] = rs;
@@ -97,20 +99,20 @@ __global__ void layer_norm_backward_x_kernel(const float* __restrict__ g, const 
                                              const float* __restrict__ w, const float* __restrict__ mean,
                                              const float* __restrict__ rstd, float* __restrict__ gx, int64_t rows,
                                              int64_t d) {
-  __shared__ float smem[32];
+  __shared__ double smem[32];
   const RowGroup<kWholeBlock> grp;
   for (int64_t r = grp.first; r < rows; r += grp.step) {
     const float* gp = g + r * d;
     const float* xp = x + r * d;
     const float mu = mean[r], rs = rstd[r];
-    float sum_gw = 0.f, sum_gw_xhat = 0.f;
+    double sum_gw = 0, sum_gw_xhat = 0;
     for (int64_t k = grp.lane; k < d; k += grp.lanes) {
       const float gwk = gp[k] * (w ? w[k] : 1.0f);
       sum_gw += gwk;
       sum_gw_xhat += gwk * ((xp[k] - mu) * rs);
     }
-    const float mean_gw = grp.sum(sum_gw, smem) / static_cast<float>(d);
-    const float mean_gw_xhat = grp.sum(sum_gw_xhat, smem) / static_cast<float>(d);
+    const float mean_gw = static_cast<float>(grp.sum(sum_gw, smem) / static_cast<double>(d));
+    const float mean_gw_xhat = static_cast<float>(grp.sum(sum_gw_xhat, smem) / static_cast<double>(d));
     float* out = gx + r * d;
     for (int64_t k = grp.lane; k < d; k += grp.lanes) {
       const float xhat = (xp[k] - mu) * rs;
@@ -120,19 +122,21 @@ __global__ void layer_norm_backward_x_kernel(const float* __restrict__ g, const 
 }
 
 // Column sums dw[k] = Σ g·x̂, db[k] = Σ g over the rows [s·chunk, (s+1)·chunk) of split s
-// = blockIdx.y, written to out_w/out_b at [s·d + k] (either may be null).
+// = blockIdx.y, written to out_w/out_b at [s·d + k] (either may be null): the final
+// float gradients, or double partials when the rows are split.
+template <class Out>
 __global__ void layer_norm_param_grad_kernel(const float* __restrict__ g, const float* __restrict__ x,
                                              const float* __restrict__ mean, const float* __restrict__ rstd,
-                                             int64_t rows, int64_t d, int64_t chunk, float* __restrict__ out_w,
-                                             float* __restrict__ out_b) {
-  __shared__ float sw[kColY][kColX];
-  __shared__ float sb[kColY][kColX];
+                                             int64_t rows, int64_t d, int64_t chunk, Out* __restrict__ out_w,
+                                             Out* __restrict__ out_b) {
+  __shared__ double sw[kColY][kColX];
+  __shared__ double sb[kColY][kColX];
   const int tx = threadIdx.x, ty = threadIdx.y;
   const int64_t r0 = static_cast<int64_t>(blockIdx.y) * chunk;
   const int64_t r1 = r0 + chunk < rows ? r0 + chunk : rows;
   for (int64_t kb = static_cast<int64_t>(blockIdx.x) * kColX; kb < d; kb += static_cast<int64_t>(gridDim.x) * kColX) {
     const int64_t k = kb + tx;
-    float aw = 0.f, ab = 0.f;
+    double aw = 0, ab = 0;
     if (k < d) {
       for (int64_t r = r0 + ty; r < r1; r += kColY) {
         const float gv = g[r * d + k];
@@ -152,20 +156,20 @@ __global__ void layer_norm_param_grad_kernel(const float* __restrict__ g, const 
     }
     if (ty == 0 && k < d) {
       const int64_t o = static_cast<int64_t>(blockIdx.y) * d + k;
-      if (out_w) out_w[o] = sw[0][tx];
-      if (out_b) out_b[o] = sb[0][tx];
+      if (out_w) out_w[o] = static_cast<Out>(sw[0][tx]);
+      if (out_b) out_b[o] = static_cast<Out>(sb[0][tx]);
     }
     __syncthreads();  // sw/sb are rewritten by the next iteration
   }
 }
 
 // Sums the `splits` partial rows [splits, d] column by column.
-__global__ void sum_partials_kernel(const float* __restrict__ partial, int64_t splits, int64_t d,
+__global__ void sum_partials_kernel(const double* __restrict__ partial, int64_t splits, int64_t d,
                                     float* __restrict__ out) {
   NL_GRID_STRIDE_LOOP(k, d) {
-    float acc = 0.f;
+    double acc = 0;
     for (int64_t s = 0; s < splits; ++s) acc += partial[s * d + k];
-    out[k] = acc;
+    out[k] = static_cast<float>(acc);
   }
 }
 
@@ -255,15 +259,15 @@ void CudaBackend::layer_norm_backward(const Tensor& grad_out, const Tensor& x, c
   const dim3 grid(static_cast<unsigned>(std::min<int64_t>(blocks_x, kMaxBlocks)), static_cast<unsigned>(splits));
   const dim3 block(kColX, kColY);
   if (splits == 1) {
-    layer_norm_param_grad_kernel<<<grid, block, 0, stream>>>(g, xd, md, rd, rows, d, chunk, gw, gb);
+    layer_norm_param_grad_kernel<float><<<grid, block, 0, stream>>>(g, xd, md, rd, rows, d, chunk, gw, gb);
     NL_CUDA_CHECK_LAUNCH(op);
     return;
   }
-  Tensor partial = Tensor::empty({2 * splits * d}, DType::Float32, Device::cuda(index_));
-  float* pw = device_ptr<float>(partial);
-  float* pb = pw + splits * d;
-  layer_norm_param_grad_kernel<<<grid, block, 0, stream>>>(g, xd, md, rd, rows, d, chunk, gw ? pw : nullptr,
-                                                           gb ? pb : nullptr);
+  Tensor partial = Tensor::empty({2 * splits * d}, DType::Float64, Device::cuda(index_));
+  double* pw = device_ptr<double>(partial);
+  double* pb = pw + splits * d;
+  layer_norm_param_grad_kernel<double><<<grid, block, 0, stream>>>(g, xd, md, rd, rows, d, chunk,
+                                                                   gw ? pw : nullptr, gb ? pb : nullptr);
   NL_CUDA_CHECK_LAUNCH(op);
   if (gw) {
     sum_partials_kernel<<<grid_for(d), kThreads, 0, stream>>>(pw, splits, d, gw);
