@@ -6,6 +6,11 @@
 // synchronisation) and, when it is set, reads the offending value and throws. Because the
 // smallest position wins, the message names the same element as the CPU's serial check.
 // The outputs such a call leaves behind are discarded by the throwing op.
+//
+// While a CUDA graph is being captured the host cannot wait for the device (a wait would
+// invalidate the capture), so the readback is skipped and a bad index goes unreported in
+// captured steps: the kernels still never use it as an address, they skip it (its output
+// row or its scatter is left out).
 #pragma once
 #include <cuda_runtime.h>
 
@@ -16,6 +21,10 @@
 
 namespace nl::cuda {
 
+// Whether this thread is capturing a CUDA graph for device `index` (defined in
+// cuda_graph.cpp; declared here as in cuda_context.h on main, which this branch predates).
+bool is_capturing(int index);
+
 constexpr unsigned long long kNoBadIndex = ~0ull;
 
 __device__ __forceinline__ void note_bad_index(unsigned long long* flag, int64_t position) {
@@ -25,13 +34,18 @@ __device__ __forceinline__ void note_bad_index(unsigned long long* flag, int64_t
 class BadIndexProbe {
  public:
   BadIndexProbe(int device_index, cudaStream_t stream, const char* op)
-      : stream_(stream), op_(op), buffer_(Tensor::empty({1}, DType::Int64, Device::cuda(device_index))) {
+      : device_(device_index),
+        stream_(stream),
+        op_(op),
+        buffer_(Tensor::empty({1}, DType::Int64, Device::cuda(device_index))) {
     NL_CUDA_CHECK(cudaMemsetAsync(flag(), 0xff, sizeof(unsigned long long), stream_), op_);
   }
   unsigned long long* flag() const { return static_cast<unsigned long long*>(buffer_.storage()->data()); }
 
-  // Waits for the stream; the first bad position, or -1 when every index was in range.
+  // Waits for the stream; the first bad position, or -1 when every index was in range
+  // (or when a graph is being captured, see above).
   int64_t first_bad() const {
+    if (is_capturing(device_)) return -1;
     unsigned long long host = kNoBadIndex;
     NL_CUDA_CHECK(cudaMemcpyAsync(&host, flag(), sizeof(host), cudaMemcpyDeviceToHost, stream_), op_);
     NL_CUDA_CHECK(cudaStreamSynchronize(stream_), op_);
@@ -47,6 +61,7 @@ class BadIndexProbe {
   }
 
  private:
+  int device_;
   cudaStream_t stream_;
   const char* op_;
   Tensor buffer_;
