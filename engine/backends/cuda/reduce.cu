@@ -197,7 +197,7 @@ struct OutputSink<int64_t, ArgAcc<V>> {
 template <class Op, class Source, class Sink>
 __global__ void reduce_rows_kernel(Op op, Source src, Sink sink, int64_t K, int64_t R, int64_t chunk) {
   using A = typename Op::acc;
-  __shared__ alignas(16) unsigned char smem_raw[32 * sizeof(A)];
+  __shared__ __align__(16) unsigned char smem_raw[32 * sizeof(A)];
   A* smem = reinterpret_cast<A*>(smem_raw);
   const int G = blockDim.x, tx = threadIdx.x;
   const int64_t r0 = static_cast<int64_t>(blockIdx.y) * chunk;
@@ -231,7 +231,7 @@ constexpr int kColThreads = 512;
 template <class Op, class Source, class Sink>
 __global__ void reduce_cols_kernel(Op op, Source src, Sink sink, int64_t K, int64_t R, int64_t chunk) {
   using A = typename Op::acc;
-  __shared__ alignas(16) unsigned char smem_raw[kColThreads * sizeof(A)];
+  __shared__ __align__(16) unsigned char smem_raw[kColThreads * sizeof(A)];
   A* smem = reinterpret_cast<A*>(smem_raw);
   const int bx = blockDim.x, by = blockDim.y, tx = threadIdx.x, ty = threadIdx.y;
   const int64_t r0 = static_cast<int64_t>(blockIdx.y) * chunk;
