@@ -224,7 +224,7 @@ __global__ void reduce_rows_kernel(Op op, Source src, Sink sink, int64_t K, int6
   }
 }
 
-// Columns: block (bx, by) with bx * by = kColThreads; lanes x take adjacent outputs,
+// Columns: block (bx, by), powers of two with bx * by <= kColThreads; lanes x take adjacent outputs,
 // rows y stride through the reduced range; the by partials meet in shared memory.
 constexpr int kColThreads = 512;
 
@@ -307,8 +307,11 @@ Launch plan_rows(int64_t K, int64_t R, int64_t target) {
 
 Launch plan_cols(int64_t K, int64_t R, int64_t inner_kept, int64_t target) {
   Launch l;
-  const int bx = std::min(32, next_pow2(inner_kept));
-  const int by = kColThreads / bx;
+  int bx = std::min(32, next_pow2(inner_kept));
+  // No more row threads than rows; with few rows (sum over N = 2 of [2, 10^6]) the spare
+  // threads take more adjacent outputs instead of idling.
+  const int by = std::min<int>(kColThreads / bx, next_pow2(R));
+  while (bx * by < kColThreads && bx < next_pow2(K)) bx *= 2;
   l.block = dim3(bx, by);
   const int64_t blocks_x = (K + bx - 1) / bx;
   l.grid = dim3(static_cast<unsigned>(std::min<int64_t>(blocks_x, kMaxGridX)), 1);
