@@ -65,14 +65,13 @@ __global__ void embedding_backward_kernel(const T* __restrict__ g, const int64_t
 
 // gather/scatter_add address x through index's shape: element e of index (row-major over
 // index's shape) maps to x[Σ_{d != dim} coord_d(e)·x_stride_d + index[e]·x_stride_dim].
-// `ix` walks index's shape with x's strides and stride 0 along dim.
+// `ix` walks index's shape with x's strides (any strides work) and stride 0 along dim.
 StridedIndexer gather_indexer(const Tensor& x, int dim, const Tensor& index) {
-  const Shape xs = contiguous_strides(x.shape());
   StridedIndexer ix;
   ix.dim = index.dim();
   for (int d = 0; d < index.dim(); ++d) {
     ix.sizes[d] = index.size(d);
-    ix.strides[d] = d == dim ? 0 : xs[d];
+    ix.strides[d] = d == dim ? 0 : x.stride(d);
   }
   return ix;
 }
@@ -118,6 +117,13 @@ void dispatch_index_dtype(DType t, const char* op, F&& fn) {
 
 void check_index_dtype(const char* op, const Tensor& index) {
   NL_CHECK(index.dtype() == DType::Int64, op, ": index must be int64, got ", dtype_name(index.dtype()));
+  NL_CHECK(index.is_contiguous(), op, ": index must be contiguous");
+}
+
+// Tables, rows of gradients and outputs are indexed as contiguous (the ops make them so);
+// a strided tensor here is refused rather than read wrongly.
+void check_contiguous(const char* op, const Tensor& t, const char* what) {
+  NL_CHECK(t.is_contiguous(), op, ": ", what, " must be contiguous");
 }
 
 void check_same_dtype(const char* op, const Tensor& a, const char* a_name, const Tensor& b, const char* b_name) {
@@ -138,6 +144,8 @@ void finish_check(const BadIndexProbe& probe, const char* op, const int64_t* idx
 void CudaBackend::embedding(const Tensor& weight, const Tensor& indices, Tensor& out) {
   check_index_dtype("embedding", indices);
   check_same_dtype("embedding", out, "output", weight, "weight");
+  check_contiguous("embedding", weight, "weight");
+  check_contiguous("embedding", out, "output");
   const int64_t rows = weight.size(0), width = weight.size(1), n = indices.numel();
   if (n == 0) return;
   DeviceGuard guard(index_);
@@ -156,6 +164,8 @@ void CudaBackend::embedding(const Tensor& weight, const Tensor& indices, Tensor&
 void CudaBackend::embedding_backward(const Tensor& grad_out, const Tensor& indices, Tensor& grad_weight) {
   check_index_dtype("embedding_backward", indices);
   check_same_dtype("embedding_backward", grad_out, "grad_out", grad_weight, "grad_weight");
+  check_contiguous("embedding_backward", grad_out, "grad_out");
+  check_contiguous("embedding_backward", grad_weight, "grad_weight");
   const int64_t rows = grad_weight.size(0), width = grad_weight.size(1), n = indices.numel();
   if (n == 0) return;
   DeviceGuard guard(index_);
@@ -174,6 +184,7 @@ void CudaBackend::embedding_backward(const Tensor& grad_out, const Tensor& indic
 void CudaBackend::gather(const Tensor& x, int dim, const Tensor& index, Tensor& out) {
   check_index_dtype("gather", index);
   check_same_dtype("gather", out, "output", x, "input");
+  check_contiguous("gather", out, "output");
   NL_CHECK(index.dim() == x.dim() && dim >= 0 && dim < x.dim(), "gather: index shape ", index.shape().str(),
            " and dimension ", dim, " do not fit input shape ", x.shape().str());
   const int64_t n = index.numel();
@@ -183,7 +194,7 @@ void CudaBackend::gather(const Tensor& x, int dim, const Tensor& index, Tensor& 
   BadIndexProbe probe(index_, stream, "gather");
   const int64_t* idx = device_ptr<const int64_t>(index);
   const StridedIndexer ix = gather_indexer(x, dim, index);
-  const int64_t limit = x.size(dim), dim_stride = contiguous_strides(x.shape())[dim];
+  const int64_t limit = x.size(dim), dim_stride = x.stride(dim);
   dispatch_index_dtype(x.dtype(), "gather", [&](auto tag) {
     using T = typename decltype(tag)::type;
     gather_kernel<T><<<grid_for(n), kThreads, 0, stream>>>(device_ptr<const T>(x), idx, device_ptr<T>(out), ix, n,
@@ -196,6 +207,7 @@ void CudaBackend::gather(const Tensor& x, int dim, const Tensor& index, Tensor& 
 void CudaBackend::scatter_add(const Tensor& grad_out, int dim, const Tensor& index, Tensor& grad_x) {
   check_index_dtype("scatter_add", index);
   check_same_dtype("scatter_add", grad_out, "grad_out", grad_x, "grad_x");
+  check_contiguous("scatter_add", grad_out, "grad_out");
   NL_CHECK(index.dim() == grad_x.dim() && dim >= 0 && dim < grad_x.dim(), "scatter_add: index shape ",
            index.shape().str(), " and dimension ", dim, " do not fit shape ", grad_x.shape().str());
   const int64_t n = index.numel();
@@ -205,7 +217,7 @@ void CudaBackend::scatter_add(const Tensor& grad_out, int dim, const Tensor& ind
   BadIndexProbe probe(index_, stream, "scatter_add");
   const int64_t* idx = device_ptr<const int64_t>(index);
   const StridedIndexer ix = gather_indexer(grad_x, dim, index);
-  const int64_t limit = grad_x.size(dim), dim_stride = contiguous_strides(grad_x.shape())[dim];
+  const int64_t limit = grad_x.size(dim), dim_stride = grad_x.stride(dim);
   dispatch_index_dtype(grad_x.dtype(), "scatter_add", [&](auto tag) {
     using T = typename decltype(tag)::type;
     scatter_add_kernel<T><<<grid_for(n), kThreads, 0, stream>>>(device_ptr<const T>(grad_out), idx,

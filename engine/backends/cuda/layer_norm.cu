@@ -176,9 +176,12 @@ __global__ void sum_partials_kernel(const double* __restrict__ partial, int64_t 
 const float* data_or_null(const Tensor& t) { return t.defined() ? device_ptr<const float>(t) : nullptr; }
 float* mutable_data_or_null(Tensor& t) { return t.defined() ? device_ptr<float>(t) : nullptr; }
 
+// Undefined tensors pass; the kernels index rows of contiguous tensors (the op makes them
+// so), so a strided one is refused rather than read wrongly.
 void check_float(const char* op, const Tensor& t, const char* what) {
-  NL_CHECK(!t.defined() || t.dtype() == DType::Float32, op, ": ", what, " must be float32, got ",
-           dtype_name(t.dtype()));
+  if (!t.defined()) return;
+  NL_CHECK(t.dtype() == DType::Float32, op, ": ", what, " must be float32, got ", dtype_name(t.dtype()));
+  NL_CHECK(t.is_contiguous(), op, ": ", what, " must be contiguous");
 }
 
 }  // namespace
@@ -188,6 +191,7 @@ void CudaBackend::layer_norm(const Tensor& x, const Tensor& weight, const Tensor
   check_float("layer_norm", x, "input");
   check_float("layer_norm", weight, "weight");
   check_float("layer_norm", bias, "bias");
+  check_float("layer_norm", out, "output");
   const int64_t d = normalized_numel;
   const int64_t rows = d > 0 ? x.numel() / d : 0;
   if (rows == 0) return;
@@ -216,6 +220,9 @@ void CudaBackend::layer_norm_backward(const Tensor& grad_out, const Tensor& x, c
   check_float(op, grad_out, "grad_out");
   check_float(op, x, "input");
   check_float(op, weight, "weight");
+  check_float(op, grad_x, "grad_x");
+  check_float(op, grad_weight, "grad_weight");
+  check_float(op, grad_bias, "grad_bias");
   const int64_t d = normalized_numel;
   const int64_t rows = d > 0 ? x.numel() / d : 0;
   float* gx = mutable_data_or_null(grad_x);

@@ -135,8 +135,11 @@ void check_float(const char* op, const Tensor& t, const char* what) {
   NL_CHECK(t.dtype() == DType::Float32, op, ": ", what, " must be float32, got ", dtype_name(t.dtype()));
 }
 
+// The kernels index contiguous NCHW planes (the ops make them so); a strided tensor here
+// is refused rather than read wrongly.
 void check_4d(const char* op, const Tensor& t, const char* what) {
   NL_CHECK(t.dim() == 4, op, ": ", what, " must be 4-D [N, C, H, W], got ", t.shape().str());
+  NL_CHECK(t.is_contiguous(), op, ": ", what, " must be contiguous");
 }
 
 }  // namespace
@@ -159,8 +162,8 @@ void CudaBackend::max_pool2d_backward(const Tensor& grad_out, const Tensor& indi
   check_float("max_pool2d_backward", grad_out, "grad_out");
   check_4d("max_pool2d_backward", grad_out, "grad_out");
   check_4d("max_pool2d_backward", grad_x, "grad_x");
-  NL_CHECK(indices.dtype() == DType::Int64 && indices.shape() == grad_out.shape(),
-           "max_pool2d_backward: indices must be int64 of shape ", grad_out.shape().str(), ", got ",
+  NL_CHECK(indices.dtype() == DType::Int64 && indices.shape() == grad_out.shape() && indices.is_contiguous(),
+           "max_pool2d_backward: indices must be contiguous int64 of shape ", grad_out.shape().str(), ", got ",
            dtype_name(indices.dtype()), " ", indices.shape().str());
   if (grad_x.numel() == 0) return;
   DeviceGuard guard(index_);

@@ -235,8 +235,11 @@ void with_per_lane(int64_t n, F&& launch) {
   return launch(PerLane<32>{});
 }
 
+// The kernels index rows of contiguous tensors (the ops make them so); a strided tensor
+// here is refused rather than read wrongly.
 void check_float(const char* op, const Tensor& t, const char* what) {
   NL_CHECK(t.dtype() == DType::Float32, op, ": ", what, " must be float32, got ", dtype_name(t.dtype()));
+  NL_CHECK(t.is_contiguous(), op, ": ", what, " must be contiguous");
 }
 
 // ---- Cross-entropy ----
@@ -394,8 +397,11 @@ void CudaBackend::softmax_backward(const Tensor& grad_out, const Tensor& y, int 
 void CudaBackend::cross_entropy(const Tensor& logits, const Tensor& target, int64_t ignore_index,
                                 double label_smoothing, Tensor& losses, Tensor& lse) {
   check_float("cross_entropy", logits, "logits");
+  check_float("cross_entropy", losses, "losses");
+  check_float("cross_entropy", lse, "lse");
   NL_CHECK(target.dtype() == DType::Int64, "cross_entropy: target must be int64 class indices, got ",
            dtype_name(target.dtype()));
+  NL_CHECK(target.is_contiguous(), "cross_entropy: target must be contiguous");
   NL_CHECK(logits.dim() == 2 && target.dim() == 1 && target.size(0) == logits.size(0),
            "cross_entropy: expected logits [N, C] and target [N], got ", logits.shape().str(), " and ",
            target.shape().str());
@@ -431,6 +437,8 @@ void CudaBackend::cross_entropy_backward(const Tensor& logits, const Tensor& tar
   check_float("cross_entropy_backward", scale, "scale");
   NL_CHECK(target.dtype() == DType::Int64, "cross_entropy_backward: target must be int64 class indices, got ",
            dtype_name(target.dtype()));
+  NL_CHECK(target.is_contiguous(), "cross_entropy_backward: target must be contiguous");
+  check_float("cross_entropy_backward", grad_logits, "grad_logits");
   const int64_t n = logits.size(0), c = logits.size(1);
   if (n == 0 || c == 0) return;
   DeviceGuard guard(index_);
