@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "engine/backends/backend.h"
+#include "engine/backends/deferred_checks.h"
 #include "engine/core/autocast.h"
 #include "engine/core/generator.h"
 #include "engine/io/safetensors.h"
@@ -251,6 +252,8 @@ RunResult Trainer::fit_epochs(data::DataLoader& train, data::DataLoader* validat
       }
       optimizer_->zero_grad();
       AutocastGuard autocast(options_.bf16_autocast);
+      // On a GPU, index checks (targets, embeddings) run when the metrics are read back.
+      DeferredChecksGuard deferred(!options_.device.is_cpu());
       Tensor output = model_->forward(batch.inputs);
       Tensor loss = options_.loss(output, batch.targets);
       loss.backward();
@@ -447,6 +450,7 @@ std::string Trainer::flush_metrics(TrainingSink* sink) {
   const std::vector<double> loss_values = cat(losses, 0).to_vector<double>();
   const std::vector<double> correct_values =
       corrects.empty() ? std::vector<double>() : cat(corrects, 0).to_vector<double>();
+  raise_deferred_errors();  // the device is idle now: checks queued by the steps cost nothing
   const double seconds = std::max(seconds_now() - window_start_, 1e-9);
   double window_samples = 0;
   for (const PendingStep& p : pending_) window_samples += p.samples;

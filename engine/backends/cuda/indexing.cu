@@ -133,10 +133,11 @@ void check_same_dtype(const char* op, const Tensor& a, const char* a_name, const
 
 // Reads the probe; throws the CPU's message when an index was out of range.
 void finish_check(const BadIndexProbe& probe, const char* op, const int64_t* idx, int64_t limit) {
-  const int64_t bad = probe.first_bad();
-  if (bad < 0) return;
-  fail(op, ": index ", probe.value_at(idx, bad), " at position ", bad, " is out of range for a dimension of size ",
-       limit);
+  const std::string name = op;
+  probe.check(idx, [name, limit](int64_t value, int64_t position) {
+    return name + ": index " + std::to_string(value) + " at position " + std::to_string(position) +
+           " is out of range for a dimension of size " + std::to_string(limit);
+  });
 }
 
 }  // namespace

@@ -322,9 +322,13 @@ __global__ void cross_entropy_backward_kernel(const float* __restrict__ x, const
 }
 
 // The CPU's message (check_targets in engine/backends/cpu/softmax.cpp), for both passes.
-[[noreturn]] void fail_target(int64_t value, int64_t position, int64_t classes, int64_t ignore_index) {
-  fail("cross_entropy: target ", value, " at position ", position, " is out of range for ", classes,
-       " classes (expected 0..", classes - 1, " or ignore_index ", ignore_index, ")");
+// The CPU's message for a target out of range, as the probe's message function.
+auto target_message(int64_t classes, int64_t ignore_index) {
+  return [classes, ignore_index](int64_t value, int64_t position) {
+    return "cross_entropy: target " + std::to_string(value) + " at position " + std::to_string(position) +
+           " is out of range for " + std::to_string(classes) + " classes (expected 0.." +
+           std::to_string(classes - 1) + " or ignore_index " + std::to_string(ignore_index) + ")";
+  };
 }
 
 }  // namespace
@@ -423,12 +427,11 @@ void CudaBackend::cross_entropy(const Tensor& logits, const Tensor& target, int6
                                                                      label_smoothing, probe.flag());
   }
   NL_CUDA_CHECK_LAUNCH("cross_entropy");
-  const int64_t bad = probe.first_bad();
-  if (bad >= 0) fail_target(probe.value_at(t, bad), bad, c, ignore_index);
+  probe.check(t, target_message(c, ignore_index));
 }
 
-// The targets are checked again, as on the CPU (the backend may be called directly);
-// it costs one stream synchronisation, after the kernel is queued.
+// The targets are checked again, as on the CPU (the backend may be called directly): one
+// stream synchronisation after the kernel is queued, none in the trainer's steps (deferred).
 void CudaBackend::cross_entropy_backward(const Tensor& logits, const Tensor& target, const Tensor& lse,
                                          const Tensor& scale, int64_t ignore_index, double label_smoothing,
                                          Tensor& grad_logits) {
@@ -451,8 +454,7 @@ void CudaBackend::cross_entropy_backward(const Tensor& logits, const Tensor& tar
       device_ptr<const float>(logits), t, device_ptr<const float>(lse), device_ptr<const float>(scale),
       device_ptr<float>(grad_logits), n, c, ignore_index, off_target, on_target, probe.flag());
   NL_CUDA_CHECK_LAUNCH("cross_entropy_backward");
-  const int64_t bad = probe.first_bad();
-  if (bad >= 0) fail_target(probe.value_at(t, bad), bad, c, ignore_index);
+  probe.check(t, target_message(c, ignore_index));
 }
 
 }  // namespace nl::cuda
