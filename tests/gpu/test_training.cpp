@@ -101,3 +101,26 @@ NL_GPU_TEST(nan_guard_names_the_exact_step_on_gpu) {
   NL_GPU_CHECK(r.message.find("at step 6 ") != std::string::npos, r.message);
   NL_GPU_CHECK(sink.steps.size() == 5, sink.steps.size(), " steps reported before the NaN");
 }
+
+NL_GPU_TEST(a_bad_target_stops_training_with_the_cpu_message_without_waiting_each_step) {
+  // Targets 0..2 for a model with 3 outputs, and one 7 in batch 3: the check runs when the
+  // window's metrics are read back, and names the value and its position in the batch.
+  std::vector<int64_t> labels(64, 1);
+  labels[2 * 8 + 5] = 7;
+  auto data = std::make_shared<data::TensorDataset>(randn({64, 4}), tensor(labels, {64}));
+  data::DataLoader loader(data, {.batch_size = 8, .pin_memory = true});
+  auto model = std::make_shared<nn::Linear>(4, 3);
+  model->to(Device::cuda(0));
+  auto opt = std::make_shared<optim::SGD>(model->parameters(), optim::SGDOptions{.lr = 0.1});
+  run::Trainer trainer(model, opt, {.epochs = 1, .device = Device::cuda(0), .metrics_every = 4});
+  std::string message;
+  try {
+    trainer.fit(loader);
+  } catch (const std::exception& e) {
+    message = e.what();
+  }
+  NL_GPU_CHECK(message.find("cross_entropy: target 7 at position 5 is out of range for 3 classes") !=
+                   std::string::npos,
+               message);
+  NL_GPU_CHECK(message.find("found when the step's results were read back") != std::string::npos, message);
+}
