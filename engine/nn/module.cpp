@@ -2,6 +2,10 @@
 // load/save, mode switching and device moves (see module.h).
 #include "engine/nn/module.h"
 
+#include "engine/nn/activation.h"
+
+#include "engine/nn/norm.h"
+
 #include <set>
 
 #include "engine/autograd/node.h"
@@ -206,7 +210,17 @@ void Sequential::push_back(ModulePtr layer) { add_child(std::to_string(size()), 
 
 Tensor Sequential::forward(const Tensor& input) {
   Tensor x = input;
-  for (const auto& [name, layer] : named_children()) x = layer->forward(x);
+  const auto& children = named_children();
+  for (size_t i = 0; i < children.size(); ++i) {
+    // BatchNorm → ReLU runs as one fused op: the BatchNorm's output is seen by nothing else.
+    auto* bn = dynamic_cast<BatchNorm*>(children[i].second.get());
+    if (bn && i + 1 < children.size() && dynamic_cast<ReLU*>(children[i + 1].second.get())) {
+      x = bn->forward_relu(x);
+      ++i;
+      continue;
+    }
+    x = children[i].second->forward(x);
+  }
   return x;
 }
 

@@ -31,7 +31,11 @@ BatchNorm::BatchNorm(int64_t c, const BatchNormOptions& opts, std::vector<int> r
   }
 }
 
-Tensor BatchNorm::forward(const Tensor& x) {
+Tensor BatchNorm::forward(const Tensor& x) { return run(x, false); }
+
+Tensor BatchNorm::forward_relu(const Tensor& x) { return run(x, true); }
+
+Tensor BatchNorm::run(const Tensor& x, bool relu) {
   bool rank_ok = std::find(ranks_.begin(), ranks_.end(), x.dim()) != ranks_.end();
   NL_CHECK(rank_ok && x.size(1) == num_features, type_name(), ": expected ", ranks_.size() == 1 ? "[N, C, H, W]" : "[N, C] or [N, C, L]",
            " with C = ", num_features, ", got ", x.shape().str());
@@ -48,6 +52,7 @@ Tensor BatchNorm::forward(const Tensor& x) {
   bool use_batch_stats = is_training() || !tracking;
   Tensor rm = tracking ? running_mean : Tensor();
   Tensor rv = tracking ? running_var : Tensor();
+  if (relu) return batch_norm_relu(x, weight, bias, rm, rv, use_batch_stats, momentum, options.eps);
   return batch_norm(x, weight, bias, rm, rv, use_batch_stats, momentum, options.eps);
 }
 

@@ -22,6 +22,8 @@ class BatchNorm : public Module {
  public:
   using Module::forward;
   Tensor forward(const Tensor& x) override;
+  // relu(forward(x)) in one fused op (batch_norm_relu); Sequential uses it for BatchNorm → ReLU.
+  Tensor forward_relu(const Tensor& x);
 
   int64_t num_features;
   BatchNormOptions options;
@@ -33,6 +35,7 @@ class BatchNorm : public Module {
   BatchNorm(int64_t num_features, const BatchNormOptions& opts, std::vector<int> ranks);
 
  private:
+  Tensor run(const Tensor& x, bool relu);
   std::vector<int> ranks_;
 };
 

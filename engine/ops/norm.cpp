@@ -2,6 +2,8 @@
 // backend's fused forward kernel, and a backward rule that calls the fused backward kernel.
 #include "engine/ops/norm.h"
 
+#include "engine/backends/cpu/batch_norm_relu.h"
+#include "engine/ops/elementwise.h"
 #include "engine/ops/op_utils.h"
 
 namespace nl {
@@ -21,10 +23,9 @@ Tensor contiguous_or_undefined(const Tensor& t) { return t.defined() ? t.contigu
 
 bool wants_grad(const Tensor& t) { return t.defined() && t.requires_grad(); }
 
-}  // namespace
-
-Tensor batch_norm(const Tensor& x_in, const Tensor& weight, const Tensor& bias, Tensor running_mean,
-                  Tensor running_var, bool training, double momentum, double eps) {
+// Batch norm, followed by ReLU when `relu` (fused into one kernel on the CPU).
+Tensor batch_norm_impl(const Tensor& x_in, const Tensor& weight, const Tensor& bias, Tensor running_mean,
+                       Tensor running_var, bool training, double momentum, double eps, bool relu) {
   detail::check_defined("batch_norm", x_in, "input");
   NL_CHECK(x_in.dtype() == DType::Float32, "batch_norm: input must be float32, got ", dtype_name(x_in.dtype()));
   NL_CHECK(x_in.dim() >= 2, "batch_norm: input must be [N, C, *] with at least 2 dimensions, got shape ",
@@ -59,24 +60,45 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& weight, const Tensor& bias, 
   Tensor out = Tensor::empty(x.shape(), DType::Float32, device);
   Tensor save_mean = Tensor::empty(channel_shape, DType::Float32, device);
   Tensor save_invstd = Tensor::empty(channel_shape, DType::Float32, device);
-  be.batch_norm(x, w, b, rm, rv, training, momentum, eps, out, save_mean, save_invstd);
+  if (relu) cpu::batch_norm_relu(x, w, b, rm, rv, training, momentum, eps, out, save_mean, save_invstd);
+  else be.batch_norm(x, w, b, rm, rv, training, momentum, eps, out, save_mean, save_invstd);
   if (training && rm.defined()) {
     if (!rm.same(running_mean)) be.copy(rm, running_mean);
     if (!rv.same(running_var)) be.copy(rv, running_var);
   }
 
   if (grad) {
-    record("batch_norm", out, {&x_in, &weight, &bias},
-           [x, w, save_mean, save_invstd, training, grad_x, grad_w, grad_b, device](const Tensor& g) {
+    record(relu ? "batch_norm_relu" : "batch_norm", out, {&x_in, &weight, &bias},
+           [x, w, b, save_mean, save_invstd, training, grad_x, grad_w, grad_b, device, relu](const Tensor& g) {
              Backend& be = backend_for(device);
              Tensor gx = grad_x ? Tensor::empty(x.shape(), DType::Float32, device) : Tensor();
              Tensor gw = grad_w ? Tensor::empty(save_mean.shape(), DType::Float32, device) : Tensor();
              Tensor gb = grad_b ? Tensor::empty(save_mean.shape(), DType::Float32, device) : Tensor();
-             be.batch_norm_backward(g.contiguous(), x, w, save_mean, save_invstd, training, gx, gw, gb);
+             if (relu)
+               cpu::batch_norm_relu_backward(g.contiguous(), x, w, b, save_mean, save_invstd, training, gx, gw, gb);
+             else
+               be.batch_norm_backward(g.contiguous(), x, w, save_mean, save_invstd, training, gx, gw, gb);
              return std::vector<Tensor>{gx, gw, gb};
            });
   }
   return out;
+}
+
+}  // namespace
+
+Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor running_mean, Tensor running_var,
+                  bool training, double momentum, double eps) {
+  return batch_norm_impl(x, weight, bias, std::move(running_mean), std::move(running_var), training, momentum, eps,
+                         false);
+}
+
+Tensor batch_norm_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor running_mean,
+                       Tensor running_var, bool training, double momentum, double eps) {
+  // One kernel on the CPU; elsewhere the two ops (the GPU's kernels are bandwidth-rich).
+  if (!x.defined() || !x.device().is_cpu())
+    return relu(batch_norm(x, weight, bias, std::move(running_mean), std::move(running_var), training, momentum, eps));
+  return batch_norm_impl(x, weight, bias, std::move(running_mean), std::move(running_var), training, momentum, eps,
+                         true);
 }
 
 Tensor layer_norm(const Tensor& x_in, const std::vector<int64_t>& normalized_shape, const Tensor& weight,

@@ -19,7 +19,9 @@ class BasicBlock : public nn::Module {
     bn2 = register_module("bn2", std::make_shared<nn::BatchNorm2d>(channels));
   }
   Tensor forward(const Tensor& x) override {
-    Tensor h = relu(bn1->forward(conv1->forward(x)));
+    // BatchNorm → ReLU as Netloom's fused op (what nn::Sequential does by itself); PyTorch's
+    // eager mode has none and runs the two.
+    Tensor h = bn1->forward_relu(conv1->forward(x));
     return relu(add(bn2->forward(conv2->forward(h)), x));
   }
   std::string type_name() const override { return "BasicBlock"; }

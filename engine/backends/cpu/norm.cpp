@@ -3,10 +3,12 @@
 // the data does not cancel the variance away, and totals are kept in double.
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "engine/backends/cpu/cpu_backend.h"
+#include "engine/backends/cpu/batch_norm_relu.h"
 
 namespace nl {
 namespace {
@@ -64,9 +66,14 @@ void channel_moments(const float* x, const ChannelLayout& L, int64_t ch, double&
 
 }  // namespace
 
-void CpuBackend::batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& running_mean,
-                           Tensor& running_var, bool training, double momentum, double eps, Tensor& out,
-                           Tensor& save_mean, Tensor& save_invstd) {
+namespace {
+
+// Batch norm forward, with ReLU applied to the output when kRelu (one pass over the output
+// instead of two: batch_norm_relu.h).
+template <bool kRelu>
+void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& running_mean,
+                        Tensor& running_var, bool training, double momentum, double eps, Tensor& out,
+                        Tensor& save_mean, Tensor& save_invstd) {
   const ChannelLayout L(x);
   const float* xd = x.data<float>();
   const float* w = data_or_null(weight);
@@ -98,12 +105,18 @@ void CpuBackend::batch_norm(const Tensor& x, const Tensor& weight, const Tensor&
     // y = (x - μ)·scale + shift. Subtracting μ first (rather than folding it into shift)
     // keeps precision when the data sit on a large offset.
     const float meanf = static_cast<float>(mean);
-    const float scale = static_cast<float>(invstd * (w ? w[ch] : 1.0));
+    // With ReLU, from the stored σ⁻¹, so the backward pass recomputes the same mask.
+    const double used_invstd = kRelu ? static_cast<double>(si[ch]) : invstd;
+    const float scale = static_cast<float>(used_invstd * (w ? w[ch] : 1.0));
     const float shift = b ? b[ch] : 0.0f;
     for (int64_t i = 0; i < L.n; ++i) {
       const float* p = L.plane(xd, i, ch);
       float* q = L.plane(y, i, ch);
-      for (int64_t k = 0; k < L.s; ++k) q[k] = (p[k] - meanf) * scale + shift;
+      if constexpr (kRelu) {
+        for (int64_t k = 0; k < L.s; ++k) q[k] = std::max((p[k] - meanf) * scale + shift, 0.0f);
+      } else {
+        for (int64_t k = 0; k < L.s; ++k) q[k] = (p[k] - meanf) * scale + shift;
+      }
     }
   }
 }
@@ -111,9 +124,12 @@ void CpuBackend::batch_norm(const Tensor& x, const Tensor& weight, const Tensor&
 // Training: x̂ = (x - μ)·σ⁻¹ depends on every sample of the channel through μ and σ, so
 //   dx = w·σ⁻¹·(g - mean(g) - x̂·mean(g·x̂)).
 // Eval: μ and σ are constants (running stats), so dx = w·σ⁻¹·g.
-void CpuBackend::batch_norm_backward(const Tensor& grad_out, const Tensor& x, const Tensor& weight,
-                                    const Tensor& save_mean, const Tensor& save_invstd, bool training,
-                                    Tensor& grad_x, Tensor& grad_weight, Tensor& grad_bias) {
+// With kRelu the incoming gradient is that of relu(y): g is used where y > 0 and 0
+// elsewhere, y recomputed from x as the forward computed it (no pass over a saved y).
+template <bool kRelu>
+void batch_norm_backward_impl(const Tensor& grad_out, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                              const Tensor& save_mean, const Tensor& save_invstd, bool training, Tensor& grad_x,
+                              Tensor& grad_weight, Tensor& grad_bias) {
   const ChannelLayout L(x);
   const float* g = grad_out.data<float>();
   const float* xd = x.data<float>();
@@ -123,6 +139,7 @@ void CpuBackend::batch_norm_backward(const Tensor& grad_out, const Tensor& x, co
   float* gx = data_or_null(grad_x);
   float* gw = data_or_null(grad_weight);
   float* gb = data_or_null(grad_bias);
+  const float* bd = data_or_null(bias);
   const double count = static_cast<double>(L.per_channel());
 
 #pragma omp parallel for schedule(static) if (x.numel() > kParallelElements && L.c > 1)
@@ -133,14 +150,19 @@ void CpuBackend::batch_norm_backward(const Tensor& grad_out, const Tensor& x, co
     // Plane sums in float, totals in double: Note [Plane sums].
     double sum_g = 0, sum_gxc = 0;
     const float meanf = static_cast<float>(mean);
+    // The forward's output transform, for the ReLU mask.
+    const float scale = static_cast<float>(invstd * (w ? w[ch] : 1.0));
+    const float shift = bd ? bd[ch] : 0.0f;
     for (int64_t i = 0; i < L.n; ++i) {
       const float* gp = L.plane(g, i, ch);
       const float* xp = L.plane(xd, i, ch);
       float plane_g = 0, plane_gxc = 0;
 #pragma omp simd reduction(+ : plane_g, plane_gxc)
       for (int64_t k = 0; k < L.s; ++k) {
-        plane_g += gp[k];
-        plane_gxc += gp[k] * (xp[k] - meanf);
+        float gk = gp[k];
+        if constexpr (kRelu) gk = (xp[k] - meanf) * scale + shift > 0.0f ? gk : 0.0f;
+        plane_g += gk;
+        plane_gxc += gk * (xp[k] - meanf);
       }
       sum_g += plane_g;
       sum_gxc += plane_gxc;
@@ -159,14 +181,58 @@ void CpuBackend::batch_norm_backward(const Tensor& grad_out, const Tensor& x, co
         const float a = static_cast<float>(wi);
         const float bx = static_cast<float>(-wi * invstd * sum_gxhat / count);
         const float c = static_cast<float>(-wi * sum_g / count);
-        for (int64_t k = 0; k < L.s; ++k) out[k] = a * gp[k] + bx * (xp[k] - meanf) + c;
+        for (int64_t k = 0; k < L.s; ++k) {
+          float gk = gp[k];
+          if constexpr (kRelu) gk = (xp[k] - meanf) * scale + shift > 0.0f ? gk : 0.0f;
+          out[k] = a * gk + bx * (xp[k] - meanf) + c;
+        }
       } else {
         const float a = static_cast<float>(wi);
-        for (int64_t k = 0; k < L.s; ++k) out[k] = a * gp[k];
+        for (int64_t k = 0; k < L.s; ++k) {
+          float gk = gp[k];
+          if constexpr (kRelu) gk = (xp[k] - meanf) * scale + shift > 0.0f ? gk : 0.0f;
+          out[k] = a * gk;
+        }
       }
     }
   }
 }
+
+}  // namespace
+
+void CpuBackend::batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& running_mean,
+                           Tensor& running_var, bool training, double momentum, double eps, Tensor& out,
+                           Tensor& save_mean, Tensor& save_invstd) {
+  batch_norm_forward<false>(x, weight, bias, running_mean, running_var, training, momentum, eps, out, save_mean,
+                            save_invstd);
+}
+
+void CpuBackend::batch_norm_backward(const Tensor& grad_out, const Tensor& x, const Tensor& weight,
+                                    const Tensor& save_mean, const Tensor& save_invstd, bool training,
+                                    Tensor& grad_x, Tensor& grad_weight, Tensor& grad_bias) {
+  batch_norm_backward_impl<false>(grad_out, x, weight, Tensor(), save_mean, save_invstd, training, grad_x,
+                                  grad_weight, grad_bias);
+}
+
+namespace cpu {
+
+void batch_norm_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& running_mean,
+                     Tensor& running_var, bool training, double momentum, double eps, Tensor& out, Tensor& save_mean,
+                     Tensor& save_invstd) {
+  batch_norm_forward<true>(x, weight, bias, running_mean, running_var, training, momentum, eps, out, save_mean,
+                           save_invstd);
+}
+
+void batch_norm_relu_backward(const Tensor& grad_out, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                              const Tensor& save_mean, const Tensor& save_invstd, bool training, Tensor& grad_x,
+                              Tensor& grad_weight, Tensor& grad_bias) {
+  batch_norm_backward_impl<true>(grad_out, x, weight, bias, save_mean, save_invstd, training, grad_x, grad_weight,
+                                 grad_bias);
+}
+
+}  // namespace cpu
+
+
 
 void CpuBackend::layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t normalized_numel,
                            double eps, Tensor& out, Tensor& mean, Tensor& rstd) {
