@@ -39,6 +39,18 @@ void check_adam(const char* name, const ParamGroup& g, size_t index) {
   detail::check_non_negative(name, "weight_decay", g.weight_decay, index);
 }
 
+AdamHyper adam_hyper(const ParamGroup& g, bool decoupled, int64_t step) {
+  return {.lr = g.lr,
+          .beta1 = g.beta1,
+          .beta2 = g.beta2,
+          .eps = g.eps,
+          .weight_decay = g.weight_decay,
+          .amsgrad = g.amsgrad,
+          .decoupled_weight_decay = decoupled,
+          .maximize = g.maximize,
+          .step = step};
+}
+
 void adam_step(const ParamGroup& g, bool decoupled, Tensor& param, const Tensor& grad, ParamState& state,
                UpdateKernel kernel) {
   // Zero moments on the first step, as PyTorch initialises them.
@@ -46,16 +58,7 @@ void adam_step(const ParamGroup& g, bool decoupled, Tensor& param, const Tensor&
   Tensor& exp_avg_sq = zeros_buffer(state, "exp_avg_sq", param);
   Tensor no_max;
   Tensor& max_exp_avg_sq = g.amsgrad ? zeros_buffer(state, "max_exp_avg_sq", param) : no_max;
-  AdamHyper h{.lr = g.lr,
-              .beta1 = g.beta1,
-              .beta2 = g.beta2,
-              .eps = g.eps,
-              .weight_decay = g.weight_decay,
-              .amsgrad = g.amsgrad,
-              .decoupled_weight_decay = decoupled,
-              .maximize = g.maximize,
-              .step = state.step};
-  adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, h, kernel);
+  adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, adam_hyper(g, decoupled, state.step), kernel);
 }
 
 // A whole group: the buffers (zero on a parameter's first step) and step counts gathered,
@@ -70,15 +73,7 @@ void adam_group_step(const ParamGroup& g, bool decoupled, std::vector<Tensor>& p
     max_exp_avg_sqs.push_back(g.amsgrad ? zeros_buffer(*states[i], "max_exp_avg_sq", params[i]) : Tensor());
     steps.push_back(states[i]->step);
   }
-  AdamHyper h{.lr = g.lr,
-              .beta1 = g.beta1,
-              .beta2 = g.beta2,
-              .eps = g.eps,
-              .weight_decay = g.weight_decay,
-              .amsgrad = g.amsgrad,
-              .decoupled_weight_decay = decoupled,
-              .maximize = g.maximize,
-              .step = 0};  // per parameter: `steps`
+  const AdamHyper h = adam_hyper(g, decoupled, 0);  // the steps are per parameter: `steps`
   // While a step is captured, the counts come from (and advance on) the device.
   if (device_steps && device_steps->defined() && !params.empty() && is_capturing(params[0].device()))
     adam_update_group_device_steps(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, *device_steps, h);

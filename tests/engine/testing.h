@@ -9,28 +9,9 @@
 #include <vector>
 
 #include "engine/ops/ops.h"
+#include "tests/tensor_compare.h"
 
 namespace nl::testing {
-
-// Empty string when |a - b| <= atol + rtol * |b| elementwise (and shapes match), else a
-// message naming the first offending element.
-inline std::string compare(const Tensor& actual, const Tensor& expected, double rtol = 1e-4, double atol = 1e-5) {
-  if (actual.shape() != expected.shape())
-    return "shape " + actual.shape().str() + " != expected " + expected.shape().str();
-  auto a = actual.to_vector<double>();
-  auto b = expected.to_vector<double>();
-  for (size_t i = 0; i < a.size(); ++i) {
-    bool both_nan = std::isnan(a[i]) && std::isnan(b[i]);
-    bool same_inf = std::isinf(a[i]) && a[i] == b[i];
-    if (both_nan || same_inf) continue;
-    if (!(std::fabs(a[i] - b[i]) <= atol + rtol * std::fabs(b[i]))) {
-      std::ostringstream os;
-      os << "element " << i << ": " << a[i] << " vs expected " << b[i] << " (rtol " << rtol << ", atol " << atol << ")";
-      return os.str();
-    }
-  }
-  return {};
-}
 
 #define NL_EXPECT_CLOSE(actual, expected, rtol, atol)                                  \
   do {                                                                                 \

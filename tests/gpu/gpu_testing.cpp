@@ -28,23 +28,18 @@ std::vector<Case>& registry() {
 
 Register::Register(const char* name, void (*fn)()) { registry().push_back({name, fn}); }
 
-std::string compare(const Tensor& actual, const Tensor& expected, double rtol, double atol) {
-  if (actual.shape() != expected.shape())
-    return "shape " + actual.shape().str() + " != expected " + expected.shape().str();
-  auto a = actual.to_vector<double>();
-  auto b = expected.to_vector<double>();
-  for (size_t i = 0; i < a.size(); ++i) {
-    bool both_nan = std::isnan(a[i]) && std::isnan(b[i]);
-    bool same_inf = std::isinf(a[i]) && a[i] == b[i];
-    if (both_nan || same_inf) continue;
-    if (!(std::fabs(a[i] - b[i]) <= atol + rtol * std::fabs(b[i]))) {
-      std::ostringstream os;
-      os << "element " << i << " of " << a.size() << ": " << a[i] << " vs expected " << b[i] << " (rtol " << rtol
-         << ", atol " << atol << ")";
-      return os.str();
+void same_error(const std::string& what, const std::function<void(Device)>& fn) {
+  auto message = [&](Device d) -> std::string {
+    try {
+      fn(d);
+    } catch (const Error& e) {
+      return e.what();
     }
-  }
-  return {};
+    throw Failure(what + ": no error on " + d.str());
+  };
+  const std::string cpu = message(Device::cpu());
+  const std::string gpu = message(Device::cuda(0));
+  if (cpu != gpu) throw Failure(what + ": CUDA says \"" + gpu + "\", the CPU says \"" + cpu + "\"");
 }
 
 Tensor random_input(const Shape& shape, uint64_t seed, bool requires_grad, double lo, double hi) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "engine/core/tensor.h"
+#include "tests/tensor_compare.h"
 
 namespace nl::gpu_test {
 
@@ -36,7 +37,7 @@ template <class... A>
 
 // Empty when `actual` (any device) equals `expected` (any device) within
 // |a - b| <= atol + rtol * |b| elementwise, else a message naming the first bad element.
-std::string compare(const Tensor& actual, const Tensor& expected, double rtol, double atol);
+using nl::testing::compare;
 
 using OpFn = std::function<Tensor(const std::vector<Tensor>&)>;
 
@@ -50,6 +51,10 @@ struct Tolerance {
 // sum(output * w) for a fixed random w. Throws Failure naming `what` and the first mismatch.
 void check_parity(const std::string& what, const std::vector<Tensor>& inputs, const OpFn& fn,
                   Tolerance tol = {});
+
+// `fn(device)` must throw nl::Error on the CPU and on cuda:0, with the same message (CUDA
+// kernels refuse what the CPU's refuse, in the same words).
+void same_error(const std::string& what, const std::function<void(Device)>& fn);
 
 // A CPU float32 tensor of `shape` with values uniform in [lo, hi), reproducible by `seed`,
 // optionally requiring grad.

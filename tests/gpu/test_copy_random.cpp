@@ -18,6 +18,7 @@ namespace nl {
 namespace {
 
 using gpu_test::check_parity;
+using gpu_test::same_error;
 using gpu_test::Failure;
 using gpu_test::random_input;
 using gpu_test::Tolerance;
@@ -41,20 +42,6 @@ void expect_equal(const std::string& what, const Tensor& actual, const Tensor& e
 }
 
 // Both devices must refuse `fn` with the same nl::Error message.
-void same_error(const std::string& what, const std::function<void(Device)>& fn) {
-  auto message = [&](Device d) -> std::string {
-    try {
-      fn(d);
-    } catch (const Error& e) {
-      return e.what();
-    }
-    throw Failure(what + ": no error on " + d.str());
-  };
-  std::string cpu = message(Device::cpu());
-  std::string gpu = message(kCuda);
-  if (cpu != gpu) throw Failure(what + ": CUDA says \"" + gpu + "\", the CPU says \"" + cpu + "\"");
-}
-
 bool is_int(DType dt) { return dt == DType::Int64 || dt == DType::Int32 || dt == DType::UInt8; }
 
 // ---- Conversions ---------------------------------------------------------------------------

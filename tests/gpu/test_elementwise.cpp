@@ -17,6 +17,7 @@ namespace nl {
 namespace {
 
 using gpu_test::check_parity;
+using gpu_test::same_error;
 using gpu_test::Failure;
 using gpu_test::random_input;
 using gpu_test::Tolerance;
@@ -36,20 +37,6 @@ Tensor int_input(const Shape& shape, uint64_t seed, DType dtype, double lo, doub
 }
 
 // Both devices must refuse `fn` with the same nl::Error message.
-void same_error(const std::string& what, const std::function<void(Device)>& fn) {
-  auto message = [&](Device d) -> std::string {
-    try {
-      fn(d);
-    } catch (const Error& e) {
-      return e.what();
-    }
-    throw Failure(what + ": no error on " + d.str());
-  };
-  std::string cpu = message(Device::cpu());
-  std::string gpu = message(kCuda);
-  if (cpu != gpu) throw Failure(what + ": CUDA says \"" + gpu + "\", the CPU says \"" + cpu + "\"");
-}
-
 // ---- Unary ops -----------------------------------------------------------------------------
 
 struct UnaryCase {

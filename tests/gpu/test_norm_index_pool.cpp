@@ -26,6 +26,7 @@ namespace nl {
 namespace {
 
 using gpu_test::check_parity;
+using gpu_test::same_error;
 using gpu_test::compare;
 using gpu_test::Failure;
 using gpu_test::random_input;
@@ -34,20 +35,6 @@ using gpu_test::Tolerance;
 const Device kCuda = Device::cuda(0);
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 constexpr float kInf = std::numeric_limits<float>::infinity();
-
-void same_error(const std::string& what, const std::function<void(Device)>& fn) {
-  auto message = [&](Device d) -> std::string {
-    try {
-      fn(d);
-    } catch (const Error& e) {
-      return e.what();
-    }
-    throw Failure(what + ": no error on " + d.str());
-  };
-  const std::string cpu = message(Device::cpu());
-  const std::string gpu = message(kCuda);
-  if (cpu != gpu) throw Failure(what + ": CUDA says \"" + gpu + "\", the CPU says \"" + cpu + "\"");
-}
 
 void expect_close(const std::string& what, const Tensor& actual, const Tensor& expected, double rtol, double atol) {
   const std::string msg = compare(actual, expected, rtol, atol);

@@ -20,6 +20,7 @@ namespace nl {
 namespace {
 
 using gpu_test::check_parity;
+using gpu_test::same_error;
 using gpu_test::compare;
 using gpu_test::Failure;
 using gpu_test::random_input;
@@ -32,20 +33,6 @@ constexpr float kInf = std::numeric_limits<float>::infinity();
 Tensor values(const std::vector<float>& v, const Shape& shape) { return tensor(v, shape); }
 
 // Both devices must refuse `fn` with the same nl::Error message.
-void same_error(const std::string& what, const std::function<void(Device)>& fn) {
-  auto message = [&](Device d) -> std::string {
-    try {
-      fn(d);
-    } catch (const Error& e) {
-      return e.what();
-    }
-    throw Failure(what + ": no error on " + d.str());
-  };
-  const std::string cpu = message(Device::cpu());
-  const std::string gpu = message(kCuda);
-  if (cpu != gpu) throw Failure(what + ": CUDA says \"" + gpu + "\", the CPU says \"" + cpu + "\"");
-}
-
 void expect_equal(const std::string& what, const Tensor& actual, const Tensor& expected, double rtol = 0,
                   double atol = 0) {
   const std::string msg = compare(actual, expected, rtol, atol);
