@@ -2,8 +2,10 @@
 // (engine/optim/update_kernels.h); they differ only in how weight decay is applied.
 #include "engine/optim/adam.h"
 
+#include "engine/autograd/node.h"
 #include "engine/backends/graph_capture.h"
 
+#include "engine/ops/elementwise.h"
 #include "engine/optim/hyper_checks.h"
 
 namespace nl::optim {
@@ -75,8 +77,12 @@ void adam_group_step(const ParamGroup& g, bool decoupled, std::vector<Tensor>& p
   }
   const AdamHyper h = adam_hyper(g, decoupled, 0);  // the steps are per parameter: `steps`
   // While a step is captured, the counts come from (and advance on) the device.
-  if (device_steps && device_steps->defined() && !params.empty() && is_capturing(params[0].device()))
+  if (device_steps && device_steps->defined() && !params.empty() && is_capturing(params[0].device())) {
+    // The counts are one per parameter of the group, in order: all must be updated.
+    NL_CHECK(params.size() == g.params.size(), decoupled ? "AdamW" : "Adam", ": a captured step needs a gradient for ",
+             "every parameter of the group (", params.size(), " of ", g.params.size(), " have one)");
     adam_update_group_device_steps(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, *device_steps, h);
+  }
   else
     adam_update_group(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, h, kernel);
   for (size_t i = 0; i < params.size(); ++i) {
@@ -106,8 +112,8 @@ std::string adam_replay_blocker(const Optimizer& o, const std::string& base) {
 }
 
 // Each group's step counts (as they stand before the next step) on the parameters' device.
+// Written into the existing tensors when there are some: a live graph reads their address.
 void prepare_device_steps(const Optimizer& o, std::map<size_t, Tensor>& steps) {
-  steps.clear();
   for (size_t gi = 0; gi < o.param_groups().size(); ++gi) {
     const ParamGroup& g = o.param_groups()[gi];
     if (g.params.empty()) continue;
@@ -116,7 +122,14 @@ void prepare_device_steps(const Optimizer& o, std::map<size_t, Tensor>& steps) {
       const ParamState* st = o.state_of(p);
       counts.push_back(st ? st->step : 0);
     }
-    steps[gi] = tensor(counts, {static_cast<int64_t>(counts.size())}).to(g.params[0].device());
+    Tensor host = tensor(counts, {static_cast<int64_t>(counts.size())});
+    auto it = steps.find(gi);
+    if (it != steps.end() && it->second.numel() == host.numel() && it->second.device() == g.params[0].device()) {
+      NoGradGuard ng;
+      copy_(it->second, host);  // pageable: ordered after the replays already queued
+    } else {
+      steps[gi] = host.to(g.params[0].device());
+    }
   }
 }
 

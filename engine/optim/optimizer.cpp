@@ -169,6 +169,28 @@ void Optimizer::count_replayed_step() {
       if (p.grad().defined()) ++state_[p.impl_ptr()].step;
 }
 
+std::vector<int64_t> Optimizer::step_counts() const {
+  std::vector<int64_t> out;
+  for (const ParamGroup& g : groups_)
+    for (const Tensor& p : g.params) {
+      auto it = state_.find(p.impl_ptr());
+      out.push_back(it == state_.end() ? 0 : it->second.step);
+    }
+  return out;
+}
+
+void Optimizer::set_step_counts(const std::vector<int64_t>& counts) {
+  NL_CHECK(counts.size() == num_params(), name(), ": ", counts.size(), " step counts for ", num_params(),
+           " parameters");
+  size_t i = 0;
+  for (const ParamGroup& g : groups_)
+    for (const Tensor& p : g.params) {
+      auto it = state_.find(p.impl_ptr());
+      if (it != state_.end()) it->second.step = counts[i];
+      ++i;
+    }
+}
+
 void Optimizer::zero_grad(bool set_to_none) {
   NoGradGuard no_grad;
   for (auto& g : groups_) {

@@ -111,6 +111,10 @@ class Optimizer {
   // Counts a replayed step in the state of every parameter that has a gradient, as step()
   // does, so state dicts and checkpoints stay right.
   void count_replayed_step();
+  // Every parameter's step count, in order (0 before its first step), and back: a step
+  // whose capture failed counted steps that never ran.
+  std::vector<int64_t> step_counts() const;
+  void set_step_counts(const std::vector<int64_t>& counts);
   // Called before a step is captured and after any step run outside the graph while one
   // exists: optimisers whose update depends on the step count (Adam) put the counts on the
   // device here, where the captured update reads and advances them.

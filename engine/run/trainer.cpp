@@ -362,7 +362,9 @@ RunResult Trainer::fit_epochs(data::DataLoader& train, data::DataLoader* validat
 // - host waits and random numbers make the capture itself fail (graph_capture.h);
 // - a batch of another shape (the last, smaller one) runs eagerly; afterwards the
 //   parameters' gradients point back at the graph's, which replays and dashboards read.
-// Host-side counts advance as eager steps would (Optimizer::count_replayed_step).
+// Host-side counts advance as eager steps would (Optimizer::count_replayed_step). A
+// non-finite loss is found when the window is read back, after that step's update (as with
+// any metrics_every > 1), so the failed run's last weights are not the step-before ones.
 
 void Trainer::stop_graphs(TrainingSink* sink, const std::string& why) {
   graph_.reset();
@@ -382,6 +384,7 @@ bool Trainer::capture_step(const data::Batch& batch, TrainingSink* sink) {
   }
   graph_inputs_ = batch.inputs.clone();
   graph_targets_ = batch.targets.clone();
+  const std::vector<int64_t> steps_before = optimizer_->step_counts();
   try {
     optimizer_->prepare_replay();
     graph_ = capture_graph(options_.device, [&] {
@@ -396,6 +399,7 @@ bool Trainer::capture_step(const data::Batch& batch, TrainingSink* sink) {
     });
   } catch (const std::exception& e) {
     optimizer_->zero_grad();  // the gradients point at memory the failed capture never wrote
+    optimizer_->set_step_counts(steps_before);  // the captured update never ran
     stop_graphs(sink, std::string("the step cannot be captured: ") + e.what());
     return false;
   }

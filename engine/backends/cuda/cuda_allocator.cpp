@@ -60,8 +60,12 @@ class CachingAllocator final : public Allocator {
     const Live block = it->second;
     live_.erase(it);
     stats_.allocated_bytes -= static_cast<int64_t>(block.size);
-    // A block of a live graph stays with it: a replay will write it again.
-    auto pool = block.pool ? pools_.find(block.pool) : pools_.end();
+    // A block of a live graph stays with it: a replay will write it again. So does a
+    // shared block freed while a graph is captured (the graph may read it on replay).
+    int pool_id = block.pool;
+    if (pool_id == 0 && capturing_pool_ != 0 && std::this_thread::get_id() == capturing_thread_)
+      pool_id = capturing_pool_;
+    auto pool = pool_id ? pools_.find(pool_id) : pools_.end();
     if (pool != pools_.end()) pool->second.free.emplace(block.size, ptr);
     else free_.emplace(block.size, ptr);
   }
@@ -97,7 +101,7 @@ class CachingAllocator final : public Allocator {
     std::lock_guard<std::mutex> lock(mutex_);
     DeviceMemoryStats s = stats_;
     size_t free_bytes = 0, total = 0;
-    DeviceGuard g(index_);
+    DeviceGuard g(index_, std::nothrow);
     if (cudaMemGetInfo(&free_bytes, &total) == cudaSuccess) {
       s.device_free_bytes = static_cast<int64_t>(free_bytes);
       s.device_total_bytes = static_cast<int64_t>(total);
@@ -132,13 +136,25 @@ class CachingAllocator final : public Allocator {
 
   // cudaFree synchronises the device; only called when memory is short or on request.
   void release_cache() {
-    if (free_.empty()) return;
-    DeviceGuard g(index_);
-    for (auto& [size, p] : free_) {
-      if (cudaFree(p) == cudaSuccess) stats_.reserved_bytes -= static_cast<int64_t>(size);
-      else (void)cudaGetLastError();
+    // Never while a graph is captured: cudaFree may wait for the device, which ends the
+    // capture. An allocation that fails then throws, and the trainer runs the step eagerly.
+    if (free_.empty() || capturing_pool_ != 0) return;
+    DeviceGuard g(index_, std::nothrow);
+    // Queued kernels may still use cached blocks: wait for them rather than rely on
+    // cudaFree waiting (the documentation says it "may").
+    if (cudaStreamSynchronize(compute_stream(index_)) != cudaSuccess) {
+      (void)cudaGetLastError();
+      return;
     }
-    free_.clear();
+    for (auto it = free_.begin(); it != free_.end();) {
+      if (cudaFree(it->second) == cudaSuccess) {
+        stats_.reserved_bytes -= static_cast<int64_t>(it->first);
+        it = free_.erase(it);
+      } else {
+        (void)cudaGetLastError();
+        ++it;  // kept: still ours, still counted
+      }
+    }
   }
 
   void* driver_malloc(size_t size, size_t asked) {
@@ -241,7 +257,7 @@ class PinnedAllocator final : public Allocator {
     // event recorded now on each device that read it has passed.
     for (int d = 0; d < kMaxDevices; ++d) {
       if (!(b.devices & (uint64_t(1) << d))) continue;
-      DeviceGuard g(d);
+      DeviceGuard g(d, std::nothrow);  // called from destructors: never throws
       cudaEvent_t e = nullptr;
       if (cudaEventCreateWithFlags(&e, cudaEventDisableTiming) == cudaSuccess &&
           cudaEventRecord(e, compute_stream(d)) == cudaSuccess) {
@@ -288,11 +304,11 @@ class PinnedAllocator final : public Allocator {
   static bool events_done(Block& b) {
     while (!b.events.empty()) {
       cudaError_t q = cudaEventQuery(b.events.back());
-      if (q == cudaErrorNotReady) {
+      if (q != cudaSuccess) {
+        // Not ready, or not queryable (recorded during a capture): not reusable yet.
         (void)cudaGetLastError();
         return false;
       }
-      if (q != cudaSuccess) (void)cudaGetLastError();
       cudaEventDestroy(b.events.back());
       b.events.pop_back();
     }

@@ -68,6 +68,9 @@ void CudaBackend::copy_from_host(const void* host, Tensor& t) {
   NL_CHECK(t.is_contiguous(), "copy_from_host: the tensor must be contiguous");
   const size_t bytes = static_cast<size_t>(t.numel()) * t.element_size();
   if (bytes == 0) return;
+  // A captured copy would re-read this host memory on every replay, long after its owner
+  // let it go: a graph takes its inputs from device tensors filled before each replay.
+  NL_CHECK(!is_capturing(index_), "copy to the device: a captured CUDA graph cannot read host memory");
   DeviceGuard g(index_);
   cudaStream_t s = compute_stream(index_);
   if (is_pinned(host, bytes)) {

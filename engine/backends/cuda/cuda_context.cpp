@@ -81,6 +81,11 @@ DeviceGuard::DeviceGuard(int index) {
   if (previous_ != index) NL_CUDA_CHECK(cudaSetDevice(index), "cuda: selecting the device");
 }
 
+DeviceGuard::DeviceGuard(int index, std::nothrow_t) noexcept {
+  if (cudaGetDevice(&previous_) != cudaSuccess) previous_ = -1;
+  if (previous_ != index && cudaSetDevice(index) != cudaSuccess) (void)cudaGetLastError();
+}
+
 DeviceGuard::~DeviceGuard() {
   int now = -1;
   if (previous_ >= 0 && cudaGetDevice(&now) == cudaSuccess && now != previous_) (void)cudaSetDevice(previous_);

@@ -4,6 +4,7 @@
 #pragma once
 #include <cuda_runtime_api.h>
 
+#include <new>
 #include <string>
 
 namespace nl::cuda {
@@ -17,6 +18,9 @@ std::string no_device_reason();
 class DeviceGuard {
  public:
   explicit DeviceGuard(int index);
+  // For destructors and cleanup paths: a device that cannot be selected (a lost context) is
+  // left as it is; the CUDA calls that follow fail and report it.
+  DeviceGuard(int index, std::nothrow_t) noexcept;
   ~DeviceGuard();
   DeviceGuard(const DeviceGuard&) = delete;
   DeviceGuard& operator=(const DeviceGuard&) = delete;

@@ -18,7 +18,7 @@ class CudaGraph final : public CapturedGraph {
  public:
   CudaGraph(int index, int pool, cudaGraphExec_t exec) : index_(index), pool_(pool), exec_(exec) {}
   ~CudaGraph() override {
-    DeviceGuard g(index_);
+    DeviceGuard g(index_, std::nothrow);
     // A replay may still be queued: its memory must not go back to the cache before it ran.
     (void)cudaStreamSynchronize(compute_stream(index_));
     (void)cudaGraphExecDestroy(exec_);

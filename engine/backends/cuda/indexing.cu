@@ -35,7 +35,9 @@ __global__ void embedding_kernel(const T* __restrict__ w, const int64_t* __restr
        i += static_cast<int64_t>(gridDim.x) * warps) {
     const int64_t r = idx[i];
     if (r < 0 || r >= rows) {
+      // Reported later when checks are deferred: a zero row meanwhile, not stale memory.
       if (lane == 0) note_bad_index(bad, i);
+      for (int64_t c = lane; c < width; c += 32) out[i * width + c] = T(0);
       continue;
     }
     const T* src = w + r * width;
@@ -84,6 +86,7 @@ __global__ void gather_kernel(const T* __restrict__ x, const int64_t* __restrict
     const int64_t j = idx[e];
     if (j < 0 || j >= limit) {
       note_bad_index(bad, e);
+      out[e] = T(0);  // defined until the deferred check reports it
       continue;
     }
     out[e] = x[ix.offset(e) + j * dim_stride];

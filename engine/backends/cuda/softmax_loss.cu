@@ -311,7 +311,9 @@ __global__ void cross_entropy_backward_kernel(const float* __restrict__ x, const
       continue;
     }
     if (t < 0 || t >= C) {
+      // Reported later when checks are deferred: leave a defined gradient meanwhile.
       note_bad_index(bad, i);
+      gx[e] = 0.f;
       continue;
     }
     const float s = scale[i];
