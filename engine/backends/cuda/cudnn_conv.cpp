@@ -345,7 +345,7 @@ void run_pass(Pass pass, int device, const Geometry& g, const Conv2dParams& p, c
     const void* alpha = dbl ? static_cast<const void*>(&one_d) : static_cast<const void*>(&one_f);
     const void* beta = accumulate ? alpha : (dbl ? static_cast<const void*>(&zero_d) : static_cast<const void*>(&zero_f));
 
-    bool ran = false;
+    bool ran = false, short_of_memory = false;
     std::string refused;
     for (const AlgoChoice& choice : choices) {
       Tensor ws;
@@ -354,33 +354,39 @@ void run_pass(Pass pass, int device, const Geometry& g, const Conv2dParams& p, c
           ws = Tensor::empty(Shape{static_cast<int64_t>(choice.memory)}, DType::UInt8, Device::cuda(device));
         } catch (const OutOfMemoryError& e) {
           refused = e.what();
+          short_of_memory = true;
           continue;  // a slower algorithm with a smaller workspace
         }
       }
       NL_CUDNN_CHECK(cudnnSetConvolutionMathType(call.conv.get(), prec.pin_fma ? CUDNN_FMA_MATH : choice.math), op);
       void* ws_ptr = bytes_or_null(ws);
+      cudnnStatus_t status;
       if (pass == Pass::Forward) {
-        NL_CUDNN_CHECK(cudnnConvolutionForward(handle, alpha, call.x.get(), buf.x, call.w.get(), buf.w,
-                                               call.conv.get(), static_cast<cudnnConvolutionFwdAlgo_t>(choice.algo),
-                                               ws_ptr, choice.memory, beta, call.y.get(), buf.y),
-                       op);
+        status = cudnnConvolutionForward(handle, alpha, call.x.get(), buf.x, call.w.get(), buf.w, call.conv.get(),
+                                         static_cast<cudnnConvolutionFwdAlgo_t>(choice.algo), ws_ptr, choice.memory,
+                                         beta, call.y.get(), buf.y);
       } else if (pass == Pass::BackwardData) {
-        NL_CUDNN_CHECK(cudnnConvolutionBackwardData(handle, alpha, call.w.get(), buf.w, call.y.get(), buf.y,
-                                                    call.conv.get(),
-                                                    static_cast<cudnnConvolutionBwdDataAlgo_t>(choice.algo), ws_ptr,
-                                                    choice.memory, beta, call.x.get(), buf.x),
-                       op);
+        status = cudnnConvolutionBackwardData(handle, alpha, call.w.get(), buf.w, call.y.get(), buf.y,
+                                              call.conv.get(), static_cast<cudnnConvolutionBwdDataAlgo_t>(choice.algo),
+                                              ws_ptr, choice.memory, beta, call.x.get(), buf.x);
       } else {
-        NL_CUDNN_CHECK(cudnnConvolutionBackwardFilter(handle, alpha, call.x.get(), buf.x, call.y.get(), buf.y,
-                                                      call.conv.get(),
-                                                      static_cast<cudnnConvolutionBwdFilterAlgo_t>(choice.algo),
-                                                      ws_ptr, choice.memory, beta, call.w.get(), buf.w),
-                       op);
+        status = cudnnConvolutionBackwardFilter(handle, alpha, call.x.get(), buf.x, call.y.get(), buf.y,
+                                                call.conv.get(),
+                                                static_cast<cudnnConvolutionBwdFilterAlgo_t>(choice.algo), ws_ptr,
+                                                choice.memory, beta, call.w.get(), buf.w);
       }
+      // A heuristic pick may turn out not to support these shapes: try the next one.
+      if (status == CUDNN_STATUS_NOT_SUPPORTED || status == CUDNN_STATUS_BAD_PARAM) {
+        refused = std::string("algorithm ") + std::to_string(choice.algo) + ": " + cudnnGetErrorString(status);
+        continue;
+      }
+      if (status != CUDNN_STATUS_SUCCESS) raise_cudnn_error(status, op, "cudnnConvolution (run)");
       ran = true;
       break;
     }
-    if (!ran) throw OutOfMemoryError(std::string(op) + ": no cuDNN algorithm's workspace fits in memory (" + refused + ")");
+    if (!ran && short_of_memory)
+      throw OutOfMemoryError(std::string(op) + ": no cuDNN algorithm's workspace fits in memory (last: " + refused + ")");
+    if (!ran) fail(op, ": cuDNN refused every algorithm for ", describe(g, p, dtype), " (last: ", refused, ")");
   }
 }
 
