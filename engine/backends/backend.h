@@ -122,11 +122,13 @@ class Backend {
   // ---- Normalisation ----
   // x: [N, C, *]. Training: uses batch statistics, writes save_mean/save_invstd ([C]) and
   // updates running stats in place (when defined) with `momentum`. Eval: running stats.
+  // The backward pass gets the forward's eps too (save_invstd already holds it; libraries
+  // such as cuDNN ask for it).
   virtual void batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& running_mean,
                           Tensor& running_var, bool training, double momentum, double eps, Tensor& out,
                           Tensor& save_mean, Tensor& save_invstd) = 0;
   virtual void batch_norm_backward(const Tensor& grad_out, const Tensor& x, const Tensor& weight,
-                                   const Tensor& save_mean, const Tensor& save_invstd, bool training,
+                                   const Tensor& save_mean, const Tensor& save_invstd, bool training, double eps,
                                    Tensor& grad_x, Tensor& grad_weight, Tensor& grad_bias) = 0;
   // Normalises over the trailing `normalized_numel` elements; mean/rstd: [outer].
   virtual void layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t normalized_numel,

@@ -69,7 +69,7 @@ Tensor batch_norm_impl(const Tensor& x_in, const Tensor& weight, const Tensor& b
 
   if (grad) {
     record(relu ? "batch_norm_relu" : "batch_norm", out, {&x_in, &weight, &bias},
-           [x, w, b, save_mean, save_invstd, training, grad_x, grad_w, grad_b, device, relu](const Tensor& g) {
+           [x, w, b, save_mean, save_invstd, training, eps, grad_x, grad_w, grad_b, device, relu](const Tensor& g) {
              Backend& be = backend_for(device);
              Tensor gx = grad_x ? Tensor::empty(x.shape(), DType::Float32, device) : Tensor();
              Tensor gw = grad_w ? Tensor::empty(save_mean.shape(), DType::Float32, device) : Tensor();
@@ -77,7 +77,7 @@ Tensor batch_norm_impl(const Tensor& x_in, const Tensor& weight, const Tensor& b
              if (relu)
                cpu::batch_norm_relu_backward(g.contiguous(), x, w, b, save_mean, save_invstd, training, gx, gw, gb);
              else
-               be.batch_norm_backward(g.contiguous(), x, w, save_mean, save_invstd, training, gx, gw, gb);
+               be.batch_norm_backward(g.contiguous(), x, w, save_mean, save_invstd, training, eps, gx, gw, gb);
              return std::vector<Tensor>{gx, gw, gb};
            });
   }

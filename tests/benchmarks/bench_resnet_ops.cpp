@@ -98,7 +98,7 @@ int main(int argc, char** argv) {
     time_kernel(base + ".batch_norm", a.count, reps,
                 [&] { be.batch_norm(x, w, b, rm, rv, true, 0.1, 1e-5, y, sm, si); });
     time_kernel(base + ".batch_norm_backward", a.count, reps,
-                [&] { be.batch_norm_backward(g, x, w, sm, si, true, gx, gw, gb); });
+                [&] { be.batch_norm_backward(g, x, w, sm, si, true, 1e-5, gx, gw, gb); });
     time_kernel(base + ".relu", a.count, reps, [&] { be.unary(UnaryOp::Relu, x, y, 0.f, 0.f); });
     time_kernel(base + ".relu_backward", a.count, reps,
                 [&] { be.unary_backward(UnaryOp::Relu, g, x, y, gx, 0.f, 0.f); });

@@ -208,7 +208,7 @@ void CpuBackend::batch_norm(const Tensor& x, const Tensor& weight, const Tensor&
 }
 
 void CpuBackend::batch_norm_backward(const Tensor& grad_out, const Tensor& x, const Tensor& weight,
-                                    const Tensor& save_mean, const Tensor& save_invstd, bool training,
+                                    const Tensor& save_mean, const Tensor& save_invstd, bool training, double,
                                     Tensor& grad_x, Tensor& grad_weight, Tensor& grad_bias) {
   batch_norm_backward_impl<false>(grad_out, x, weight, Tensor(), save_mean, save_invstd, training, grad_x,
                                   grad_weight, grad_bias);

@@ -122,7 +122,7 @@ void CudaBackend::batch_norm(const Tensor& x, const Tensor& weight, const Tensor
 }
 
 void CudaBackend::batch_norm_backward(const Tensor& grad_out, const Tensor& x, const Tensor& weight,
-                                      const Tensor& save_mean, const Tensor& save_invstd, bool training,
+                                      const Tensor& save_mean, const Tensor& save_invstd, bool training, double eps,
                                       Tensor& grad_x, Tensor& grad_weight, Tensor& grad_bias) {
   const char* op = "batch_norm_backward";
   check_float32(grad_out, op, "grad_out");
@@ -146,9 +146,8 @@ void CudaBackend::batch_norm_backward(const Tensor& grad_out, const Tensor& x, c
   Tensor d_scale = or_scratch(grad_weight, channels, index_);
   Tensor d_bias = or_scratch(grad_bias, channels, index_);
   const float one = 1.0f, zero = 0.0f;
-  // With the saved statistics given, cuDNN does not recompute them: its epsilon argument
-  // is unused (any value cuDNN accepts will do; the forward's eps is inside save_invstd).
-  const double eps = 1e-5;
+  // The forward's eps, as cuDNN's documentation asks ("same epsilon as forward pass"),
+  // although with the saved statistics given it does not recompute them.
   CudnnSession session(index_, op);
   NL_CUDNN_CHECK(cudnnBatchNormalizationBackward(session.handle(), CUDNN_BATCHNORM_SPATIAL, &one, &zero, &one, &zero,
                                                  desc.x.get(), ptr(x), desc.x.get(), ptr(grad_out), desc.x.get(),

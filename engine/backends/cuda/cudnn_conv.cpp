@@ -328,14 +328,19 @@ void run_pass(Pass pass, int device, const Geometry& g, const Conv2dParams& p, c
       } catch (const OutOfMemoryError&) {
         choices.clear();  // the search's own buffers did not fit: fall back to heuristics
       }
-      if (choices.empty()) choices = heuristic_algorithms(pass, handle, call, op);
+      const bool searched = !choices.empty();
+      if (!searched) choices = heuristic_algorithms(pass, handle, call, op);
       Geometry gc = g;
       gc.n = images;
       NL_CHECK(!choices.empty(), op, ": cuDNN has no algorithm for ", describe(gc, p, dtype));
       // The search may have left the descriptor's math type at its own choice.
       NL_CUDNN_CHECK(cudnnSetConvolutionMathType(call.conv.get(), prec.math), op);
-      std::lock_guard<std::mutex> lock(cache_mutex());
-      algo_cache()[key] = choices;
+      // Heuristic picks stand in for one call only: the search is tried again next time,
+      // when memory may have been freed.
+      if (searched) {
+        std::lock_guard<std::mutex> lock(cache_mutex());
+        algo_cache()[key] = choices;
+      }
     }
 
     const double one_d = 1.0, zero_d = 0.0;
