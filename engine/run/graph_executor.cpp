@@ -5,6 +5,8 @@
 #include <set>
 
 #include "engine/core/error.h"
+#include "engine/nn/activation.h"
+#include "engine/nn/norm.h"
 
 namespace nl::run {
 
@@ -128,6 +130,7 @@ std::shared_ptr<GraphModel> GraphExecutor::build(const graph::ModelGraph& g) {
   }
   cache_ = std::move(next_cache);
 
+  model->find_fusions();
   for (const auto& [src, port] : model->output_edges_) model->needed_for_output_.push_back(ancestors(model->steps_, src));
   if (model->loss_step_ >= 0 && model->loss_prediction_.first >= 0)
     model->needed_for_prediction_ = ancestors(model->steps_, model->loss_prediction_.first);
@@ -139,12 +142,38 @@ std::shared_ptr<GraphModel> GraphExecutor::build(const graph::ModelGraph& g) {
 // ---------------------------------------------------------------------------------------
 // Running
 
+// Note [BatchNorm → ReLU in the executor]
+// A BatchNorm node whose output goes to one ReLU node and nowhere else (no other edge, no
+// Output, no Loss) runs as batch_norm_relu: one pass over the activations instead of two,
+// forward and backward (engine/ops/norm.h). The ReLU step then takes the fused result; the
+// BatchNorm step's own value is never read by anything, since the ReLU was its only reader.
+void GraphModel::find_fusions() {
+  relu_after_.assign(steps_.size(), -1);
+  fused_into_.assign(steps_.size(), -1);
+  std::vector<int> readers(steps_.size(), 0);
+  for (const Step& step : steps_)
+    for (const auto& [src, port] : step.inputs)
+      if (src >= 0) ++readers[src];
+  for (const auto& [src, port] : output_edges_)
+    if (src >= 0) ++readers[src];
+  for (size_t r = 0; r < steps_.size(); ++r) {
+    const Step& relu = steps_[r];
+    if (!dynamic_cast<nn::ReLU*>(relu.runnable.module.get()) || relu.inputs.size() != 1) continue;
+    const auto [src, port] = relu.inputs[0];
+    if (src < 0 || port != 0 || readers[src] != 1) continue;
+    if (!dynamic_cast<nn::BatchNorm*>(steps_[src].runnable.module.get())) continue;
+    relu_after_[src] = static_cast<int>(r);
+    fused_into_[r] = src;
+  }
+}
+
 void GraphModel::evaluate(const std::vector<Tensor>& graph_inputs, const std::vector<int>& wanted,
-                          std::vector<std::vector<Tensor>>& values) {
+                          std::vector<std::vector<Tensor>>& values, bool fuse) {
   values.assign(steps_.size(), {});
   std::vector<Tensor> args;
   for (int s : wanted) {
     Step& step = steps_[s];
+    if (fuse && fused_into_[s] >= 0 && !values[s].empty()) continue;  // computed with its BatchNorm
     args.clear();
     if (step.graph_input >= 0) {
       args.push_back(graph_inputs.at(step.graph_input));
@@ -158,7 +187,13 @@ void GraphModel::evaluate(const std::vector<Tensor>& graph_inputs, const std::ve
       }
     }
     try {
-      values[s] = step.runnable.forward(args);
+      if (fuse && relu_after_[s] >= 0 && args.size() == 1) {
+        auto* bn = static_cast<nn::BatchNorm*>(step.runnable.module.get());
+        values[s] = {bn->forward_relu(args[0])};
+        values[relu_after_[s]] = values[s];
+      } else {
+        values[s] = step.runnable.forward(args);
+      }
     } catch (const OutOfMemoryError& e) {
       // Kept as OutOfMemoryError: callers free memory and retry smaller on it.
       throw OutOfMemoryError(step.name + " (" + step.type + "): " + e.what());
@@ -203,7 +238,7 @@ std::vector<std::vector<Tensor>> GraphModel::run_all_steps(const std::map<std::s
   for (size_t s = 0; s < steps_.size(); ++s)
     if (!(s == static_cast<size_t>(loss_step_))) wanted.push_back(static_cast<int>(s));
   std::vector<std::vector<Tensor>> values;
-  evaluate(graph_inputs, wanted, values);
+  evaluate(graph_inputs, wanted, values, /*fuse=*/false);  // every node's own output
   return values;
 }
 

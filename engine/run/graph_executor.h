@@ -77,8 +77,12 @@ class GraphModel : public nn::Module {
   friend class GraphExecutor;
   // Evaluates the steps needed for `wanted` (step indices); values[i] holds step i's outputs.
   std::vector<Tensor> graph_inputs_from(const std::map<std::string, Tensor>& inputs) const;
+  // With `fuse`, a BatchNorm whose only reader is a ReLU runs as one fused op (Note
+  // [BatchNorm → ReLU in the executor]); run_all_steps does not fuse, so every node's own
+  // output stays visible there.
   void evaluate(const std::vector<Tensor>& graph_inputs, const std::vector<int>& wanted,
-                std::vector<std::vector<Tensor>>& values);
+                std::vector<std::vector<Tensor>>& values, bool fuse = true);
+  void find_fusions();
 
   std::vector<Step> steps_;
   std::vector<std::string> input_names_, output_names_;
@@ -87,6 +91,8 @@ class GraphModel : public nn::Module {
   std::pair<int, int> loss_prediction_{-1, 0};
   std::vector<std::vector<int>> needed_for_output_;  // per Output: the steps it depends on
   std::vector<int> needed_for_prediction_;
+  std::vector<int> relu_after_;  // per step: the ReLU step it fuses with, or -1
+  std::vector<int> fused_into_;  // per step: the BatchNorm step that computes it, or -1
 };
 
 class GraphExecutor {

@@ -12,6 +12,8 @@
 #include "engine/optim/optim.h"
 #include "engine/project/project.h"
 #include "engine/run/graph_executor.h"
+#include "engine/autograd/node.h"
+#include "tests/tensor_compare.h"
 #include <filesystem>
 
 using namespace nl;
@@ -124,9 +126,63 @@ void expect_shapes_match(const ModelGraph& g, run::GraphModel& model, const std:
 
 }  // namespace
 
+// The names of the autograd nodes behind `t` (each once).
+std::set<std::string> node_names(const Tensor& t) {
+  std::set<std::string> names;
+  std::set<const nl::Node*> seen;  // autograd nodes, not graph nodes
+  std::vector<std::shared_ptr<nl::Node>> stack = {t.grad_fn()};
+  while (!stack.empty()) {
+    auto n = stack.back();
+    stack.pop_back();
+    if (!n || !seen.insert(n.get()).second) continue;
+    names.insert(n->name());
+    for (const nl::Edge& e : n->edges) stack.push_back(e.fn);
+  }
+  return names;
+}
+
 class TestExecutor : public QObject {
   Q_OBJECT
  private slots:
+  // Note [BatchNorm → ReLU in the executor]: the CIFAR ResNet example's BN → ReLU pairs run
+  // fused in forward passes, with the outputs and gradients of the unfused run.
+  void batchNormThenReluRunsFusedWithTheUnfusedResults() {
+    project::Project p = project::load_project(std::string(NETLOOM_EXAMPLES_DIR) + "/cifar_resnet.netloom");
+    run::GraphExecutor executor;
+    auto model = executor.build(p.graph);
+    model->train(true);
+    manual_seed(1);
+    Tensor x = randn({4, 3, 32, 32});
+    const std::string input = model->input_names().at(0);
+    std::map<std::string, Tensor> fused_out = model->run({{input, x}});
+    QCOMPARE(fused_out.size(), size_t(1));
+    const Tensor fused = fused_out.begin()->second;
+    QVERIFY(node_names(fused).count("batch_norm_relu") == 1);
+
+    // run_all_steps does not fuse: every node's own output.
+    auto values = model->run_all_steps({{input, x}});
+    Tensor unfused;
+    for (const auto& step : model->plan())
+      if (step.type == "Output") unfused = values[step.inputs[0].first].at(step.inputs[0].second);
+    QVERIFY(unfused.defined());
+    QVERIFY(node_names(unfused).count("batch_norm_relu") == 0);
+    std::string diff = nl::testing::compare(fused, unfused, 1e-5, 1e-5);
+    QVERIFY2(diff.empty(), diff.c_str());
+
+    auto grads = [&](const Tensor& out) {
+      for (auto& [name, t] : model->named_parameters()) t.zero_grad();
+      sum(mul(out, full_like(out, 0.5))).backward();
+      std::map<std::string, Tensor> g;
+      for (auto& [name, t] : model->named_parameters()) g[name] = t.grad();
+      return g;
+    };
+    auto gf = grads(fused), gu = grads(unfused);
+    for (auto& [name, g] : gf) {
+      std::string d = nl::testing::compare(g, gu.at(name), 1e-4, 1e-5);
+      QVERIFY2(d.empty(), (name + ": " + d).c_str());
+    }
+  }
+
   void everyLayerTypeRunsWithItsInferredShapes() {
     manual_seed(3);
     std::set<std::string> covered{"Input", "Output", "Loss"};
