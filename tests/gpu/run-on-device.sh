@@ -39,11 +39,27 @@ export LD_LIBRARY_PATH="$arch_dir/openblas-openmp:$arch_dir:${LD_LIBRARY_PATH:-}
 cuda_arch=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d '.')
 cuda_arch=${cuda_arch:-90}
 
+# cuDNN: the toolkit's when it has one, else the one PyTorch's wheels bring (nvidia-cudnn).
+cudnn_args=()
+if [ ! -f /usr/local/cuda/include/cudnn.h ]; then
+  cudnn_dir=$(python3 -c "import nvidia.cudnn, os; print(os.path.dirname(nvidia.cudnn.__file__))" 2>/dev/null ||
+              python3 -c "import nvidia.cudnn; print(list(nvidia.cudnn.__path__)[0])" 2>/dev/null || true)
+  cudnn_lib=$(ls "$cudnn_dir"/lib/libcudnn.so* 2>/dev/null | head -1)
+  if [ -n "$cudnn_dir" ] && [ -f "$cudnn_dir/include/cudnn.h" ] && [ -n "$cudnn_lib" ]; then
+    echo "cuDNN from $cudnn_dir"
+    cudnn_args=(-DNETLOOM_CUDNN_INCLUDE="$cudnn_dir/include" -DNETLOOM_CUDNN_LIB="$cudnn_lib")
+    export LD_LIBRARY_PATH="$cudnn_dir/lib:$LD_LIBRARY_PATH"
+  else
+    echo "no cuDNN found (neither /usr/local/cuda nor PyTorch's nvidia-cudnn)"
+  fi
+fi
+
 echo "== configuring (sm_${cuda_arch})"
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNETLOOM_ENGINE_ONLY=ON -DNETLOOM_CUDA=ON \
   -DCMAKE_CUDA_ARCHITECTURES="${cuda_arch}-real" \
   -DCMAKE_DISABLE_FIND_PACKAGE_PkgConfig=ON \
   -DCMAKE_PREFIX_PATH="$sysroot/usr" -DCMAKE_LIBRARY_PATH="$arch_dir" -DCMAKE_INCLUDE_PATH="$sysroot/usr/include" \
+  "${cudnn_args[@]}" \
   >"$out/build.log" 2>&1 || { tail -40 "$out/build.log"; exit 1; }
 echo "== building"
 start=$(date +%s)
