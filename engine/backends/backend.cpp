@@ -56,6 +56,16 @@ Backend& backend_for(Device device) {
   return *b;
 }
 
+void Backend::batch_norm_relu(const Tensor&, const Tensor&, const Tensor&, Tensor&, Tensor&, bool, double, double,
+                              Tensor&, Tensor&, Tensor&) {
+  fail("batch_norm_relu: ", device().str(), " has no fused kernel (check fuses_batch_norm_relu())");
+}
+
+void Backend::batch_norm_relu_backward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&,
+                                       const Tensor&, bool, Tensor&, Tensor&, Tensor&) {
+  fail("batch_norm_relu_backward: ", device().str(), " has no fused kernel (check fuses_batch_norm_relu())");
+}
+
 void synchronize(Device device) { backend_for(device).synchronize(); }
 DeviceMemoryStats memory_stats(Device device) { return backend_for(device).memory_stats(); }
 void empty_cache(Device device) { backend_for(device).empty_cache(); }

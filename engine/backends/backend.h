@@ -130,6 +130,16 @@ class Backend {
   virtual void batch_norm_backward(const Tensor& grad_out, const Tensor& x, const Tensor& weight,
                                    const Tensor& save_mean, const Tensor& save_invstd, bool training, double eps,
                                    Tensor& grad_x, Tensor& grad_weight, Tensor& grad_bias) = 0;
+  // BatchNorm then ReLU in one kernel each way (the backward pass masks the gradient with
+  // y > 0, y recomputed from x, weight and bias). Only backends that say so with
+  // fuses_batch_norm_relu() implement them; for the others the op runs the two kernels.
+  virtual bool fuses_batch_norm_relu() const { return false; }
+  virtual void batch_norm_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& running_mean,
+                               Tensor& running_var, bool training, double momentum, double eps, Tensor& out,
+                               Tensor& save_mean, Tensor& save_invstd);
+  virtual void batch_norm_relu_backward(const Tensor& grad_out, const Tensor& x, const Tensor& weight,
+                                        const Tensor& bias, const Tensor& save_mean, const Tensor& save_invstd,
+                                        bool training, Tensor& grad_x, Tensor& grad_weight, Tensor& grad_bias);
   // Normalises over the trailing `normalized_numel` elements; mean/rstd: [outer].
   virtual void layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t normalized_numel,
                           double eps, Tensor& out, Tensor& mean, Tensor& rstd) = 0;

@@ -2,7 +2,6 @@
 // backend's fused forward kernel, and a backward rule that calls the fused backward kernel.
 #include "engine/ops/norm.h"
 
-#include "engine/backends/cpu/batch_norm_relu.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/op_utils.h"
 
@@ -60,7 +59,7 @@ Tensor batch_norm_impl(const Tensor& x_in, const Tensor& weight, const Tensor& b
   Tensor out = Tensor::empty(x.shape(), DType::Float32, device);
   Tensor save_mean = Tensor::empty(channel_shape, DType::Float32, device);
   Tensor save_invstd = Tensor::empty(channel_shape, DType::Float32, device);
-  if (relu) cpu::batch_norm_relu(x, w, b, rm, rv, training, momentum, eps, out, save_mean, save_invstd);
+  if (relu) be.batch_norm_relu(x, w, b, rm, rv, training, momentum, eps, out, save_mean, save_invstd);
   else be.batch_norm(x, w, b, rm, rv, training, momentum, eps, out, save_mean, save_invstd);
   if (training && rm.defined()) {
     if (!rm.same(running_mean)) be.copy(rm, running_mean);
@@ -75,7 +74,7 @@ Tensor batch_norm_impl(const Tensor& x_in, const Tensor& weight, const Tensor& b
              Tensor gw = grad_w ? Tensor::empty(save_mean.shape(), DType::Float32, device) : Tensor();
              Tensor gb = grad_b ? Tensor::empty(save_mean.shape(), DType::Float32, device) : Tensor();
              if (relu)
-               cpu::batch_norm_relu_backward(g.contiguous(), x, w, b, save_mean, save_invstd, training, gx, gw, gb);
+               be.batch_norm_relu_backward(g.contiguous(), x, w, b, save_mean, save_invstd, training, gx, gw, gb);
              else
                be.batch_norm_backward(g.contiguous(), x, w, save_mean, save_invstd, training, eps, gx, gw, gb);
              return std::vector<Tensor>{gx, gw, gb};
@@ -94,8 +93,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Ten
 
 Tensor batch_norm_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor running_mean,
                        Tensor running_var, bool training, double momentum, double eps) {
-  // One kernel on the CPU; elsewhere the two ops (the GPU's kernels are bandwidth-rich).
-  if (!x.defined() || !x.device().is_cpu())
+  // One kernel where the backend has it (the CPU); elsewhere the two ops.
+  if (!x.defined() || !backend_for(x.device()).fuses_batch_norm_relu())
     return relu(batch_norm(x, weight, bias, std::move(running_mean), std::move(running_var), training, momentum, eps));
   return batch_norm_impl(x, weight, bias, std::move(running_mean), std::move(running_var), training, momentum, eps,
                          true);

@@ -45,6 +45,13 @@ class CpuBackend final : public Backend {
   void batch_norm_backward(const Tensor& grad_out, const Tensor& x, const Tensor& weight, const Tensor& save_mean,
                            const Tensor& save_invstd, bool training, double eps, Tensor& grad_x, Tensor& grad_weight,
                            Tensor& grad_bias) override;
+  bool fuses_batch_norm_relu() const override { return true; }
+  void batch_norm_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& running_mean,
+                       Tensor& running_var, bool training, double momentum, double eps, Tensor& out, Tensor& save_mean,
+                       Tensor& save_invstd) override;
+  void batch_norm_relu_backward(const Tensor& grad_out, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                const Tensor& save_mean, const Tensor& save_invstd, bool training, Tensor& grad_x,
+                                Tensor& grad_weight, Tensor& grad_bias) override;
   void layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t normalized_numel, double eps,
                   Tensor& out, Tensor& mean, Tensor& rstd) override;
   void layer_norm_backward(const Tensor& grad_out, const Tensor& x, const Tensor& weight, const Tensor& mean,

@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "engine/backends/cpu/cpu_backend.h"
-#include "engine/backends/cpu/batch_norm_relu.h"
 
 namespace nl {
 namespace {
@@ -69,7 +68,7 @@ void channel_moments(const float* x, const ChannelLayout& L, int64_t ch, double&
 namespace {
 
 // Batch norm forward, with ReLU applied to the output when kRelu (one pass over the output
-// instead of two: batch_norm_relu.h).
+// instead of two: Backend::batch_norm_relu).
 template <bool kRelu>
 void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& running_mean,
                         Tensor& running_var, bool training, double momentum, double eps, Tensor& out,
@@ -214,23 +213,19 @@ void CpuBackend::batch_norm_backward(const Tensor& grad_out, const Tensor& x, co
                                   grad_weight, grad_bias);
 }
 
-namespace cpu {
-
-void batch_norm_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& running_mean,
-                     Tensor& running_var, bool training, double momentum, double eps, Tensor& out, Tensor& save_mean,
-                     Tensor& save_invstd) {
+void CpuBackend::batch_norm_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& running_mean,
+                                 Tensor& running_var, bool training, double momentum, double eps, Tensor& out,
+                                 Tensor& save_mean, Tensor& save_invstd) {
   batch_norm_forward<true>(x, weight, bias, running_mean, running_var, training, momentum, eps, out, save_mean,
                            save_invstd);
 }
 
-void batch_norm_relu_backward(const Tensor& grad_out, const Tensor& x, const Tensor& weight, const Tensor& bias,
-                              const Tensor& save_mean, const Tensor& save_invstd, bool training, Tensor& grad_x,
-                              Tensor& grad_weight, Tensor& grad_bias) {
+void CpuBackend::batch_norm_relu_backward(const Tensor& grad_out, const Tensor& x, const Tensor& weight,
+                                          const Tensor& bias, const Tensor& save_mean, const Tensor& save_invstd,
+                                          bool training, Tensor& grad_x, Tensor& grad_weight, Tensor& grad_bias) {
   batch_norm_backward_impl<true>(grad_out, x, weight, bias, save_mean, save_invstd, training, grad_x, grad_weight,
                                  grad_bias);
 }
-
-}  // namespace cpu
 
 
 
