@@ -11,8 +11,6 @@ namespace nl::cuda {
 Backend* backend_for_index(int index);
 std::string unavailable_reason(int index);
 Allocator* pinned_allocator_or_null();
-std::unique_ptr<CapturedGraph> capture_graph(int index, const std::function<void()>& work);
-bool is_capturing(int index);
 }  // namespace nl::cuda
 #endif
 
@@ -70,28 +68,24 @@ void synchronize(Device device) { backend_for(device).synchronize(); }
 DeviceMemoryStats memory_stats(Device device) { return backend_for(device).memory_stats(); }
 void empty_cache(Device device) { backend_for(device).empty_cache(); }
 
+std::unique_ptr<CapturedGraph> Backend::capture_graph(const std::function<void()>&) {
+  fail("graph capture on ", device().str(), ": ", graph_capture_blocker());
+}
+
 std::string graph_capture_blocker(Device device) {
   if (device.is_cpu()) return "the CPU runs kernels as they are called; there is nothing to capture";
   if (!backend_available(device)) return device_unavailable_reason(device);
-  return {};
+  return backend_for(device).graph_capture_blocker();
 }
 
 std::unique_ptr<CapturedGraph> capture_graph(Device device, const std::function<void()>& work) {
   const std::string blocker = graph_capture_blocker(device);
   NL_CHECK(blocker.empty(), "graph capture on ", device.str(), ": ", blocker);
-#ifdef NETLOOM_HAVE_CUDA
-  return cuda::capture_graph(device.index, work);
-#else
-  fail("graph capture on ", device.str(), ": no CUDA backend");
-#endif
+  return backend_for(device).capture_graph(work);
 }
 
 bool is_capturing(Device device) {
-#ifdef NETLOOM_HAVE_CUDA
-  return device.is_cuda() && backend_available(device) && cuda::is_capturing(device.index);
-#else
-  return false;
-#endif
+  return !device.is_cpu() && backend_available(device) && backend_for(device).is_capturing();
 }
 
 Allocator* pinned_host_allocator() {

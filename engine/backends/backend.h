@@ -11,6 +11,8 @@
 // - All tensors are on this backend's device.
 #pragma once
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -19,6 +21,10 @@
 namespace nl {
 
 class Generator;
+class CapturedGraph;  // engine/backends/graph_capture.h
+namespace optim {
+class FusedUpdateKernels;  // engine/optim/fused_updates.h
+}
 
 enum class UnaryOp : uint8_t {
   Neg, Exp, Log, Sqrt, Rsqrt, Abs, Relu, LeakyRelu /*alpha = slope*/, Sigmoid, Tanh,
@@ -73,6 +79,14 @@ class Backend {
   virtual DeviceMemoryStats memory_stats() { return {}; }
   // Returns cached, unused device memory to the driver.
   virtual void empty_cache() {}
+  // Multi-tensor optimiser and gradient-clipping kernels for this device, or null: then the
+  // optimisers run tensor ops here (the CPU has its own fused loops in engine/optim/).
+  virtual optim::FusedUpdateKernels* fused_updates() { return nullptr; }
+  // Graph capture and replay (engine/backends/graph_capture.h, CUDA graphs): empty when this
+  // device can capture, else why not; capture_graph fails unless it can.
+  virtual std::string graph_capture_blocker() const { return device().str() + " cannot capture graphs"; }
+  virtual std::unique_ptr<CapturedGraph> capture_graph(const std::function<void()>& work);
+  virtual bool is_capturing() const { return false; }  // on this thread
 
   // ---- Memory ----
   // dst[i] = cast(src[i]); same shape, any strides on both sides, any dtypes.

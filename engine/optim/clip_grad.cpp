@@ -1,7 +1,8 @@
-// Gradient clipping: norms accumulated in double by a CPU loop, by multi-tensor kernels on
-// CUDA devices (engine/backends/cuda/optimizer_updates.h: all gradients of a device reduced
-// on that device, one scalar read back), or by tensor ops otherwise; then in-place scaling
-// or clamping of each gradient.
+// Gradient clipping: norms accumulated in double by a CPU loop, by a device backend's
+// multi-tensor kernels (Backend::fused_updates; on CUDA devices
+// engine/backends/cuda/optimizer_updates.h: all gradients of a device reduced on that
+// device, one scalar read back), or by tensor ops otherwise; then in-place scaling or
+// clamping of each gradient.
 #include "engine/optim/clip_grad.h"
 
 #include <algorithm>
@@ -12,15 +13,31 @@
 #include "engine/core/error.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/reduce.h"
-#ifdef NETLOOM_HAVE_CUDA
-#include "engine/backends/cuda/optimizer_updates.h"
-#endif
+#include "engine/backends/backend.h"
+#include "engine/optim/fused_updates.h"
 
 namespace nl::optim {
 namespace {
 
 bool fused_cpu(const Tensor& g) { return g.device().is_cpu() && g.dtype() == DType::Float32 && g.is_contiguous(); }
-bool fused_cuda(const Tensor& g) { return g.device().is_cuda() && g.dtype() == DType::Float32 && g.is_contiguous(); }
+
+// The multi-tensor kernels of a gradient's device, or null (CPU, or a backend without them).
+FusedUpdateKernels* device_kernels(const Tensor& g) {
+  return g.device().is_cpu() ? nullptr : backend_for(g.device()).fused_updates();
+}
+
+// Gradients grouped by device, for one multi-tensor call per device.
+struct DeviceBatch {
+  FusedUpdateKernels* kernels;
+  Device device;
+  std::vector<Tensor> tensors;
+};
+void add_to_batch(std::vector<DeviceBatch>& batches, FusedUpdateKernels* k, const Tensor& g) {
+  for (DeviceBatch& b : batches)
+    if (b.device == g.device()) return b.tensors.push_back(g);
+  batches.push_back(DeviceBatch{k, g.device(), {g}});
+}
+bool fused_layout(const Tensor& g) { return g.dtype() == DType::Float32 && g.is_contiguous(); }
 
 // Elements per partial sum: fixed (not per thread), so the total does not depend on how
 // many threads ran.
@@ -87,38 +104,30 @@ double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, doubl
   const bool inf_norm = std::isinf(norm_type);
   double acc = 0;
   auto combine = [&](double part) { acc = inf_norm ? ((part > acc || part != part) ? part : acc) : acc + part; };
-  // CUDA gradients are collected and reduced together on their device: reading back one
-  // value per parameter would wait on the device once per parameter. Other dtypes and
+  // Gradients on a device with multi-tensor kernels are reduced together there: reading back
+  // one value per parameter would wait on the device once per parameter. Other dtypes and
   // layouts join them as float32 contiguous copies (as tensor_power_sum converts them).
-  std::vector<Tensor> on_cuda;
+  std::vector<DeviceBatch> on_devices;
   for (const Tensor& g : grads) {
     if (fused_cpu(g)) combine(cpu_power_sum(g, norm_type));
-    else if (g.device().is_cuda()) on_cuda.push_back(fused_cuda(g) ? g : g.to(DType::Float32).contiguous());
+    else if (FusedUpdateKernels* k = device_kernels(g))
+      add_to_batch(on_devices, k, fused_layout(g) ? g : g.to(DType::Float32).contiguous());
     else combine(tensor_power_sum(g, norm_type));
   }
-  if (!on_cuda.empty()) {
-#ifdef NETLOOM_HAVE_CUDA
-    combine(cuda::power_sum(on_cuda, norm_type));
-#else
-    for (const Tensor& g : on_cuda) combine(tensor_power_sum(g, norm_type));
-#endif
-  }
+  for (const DeviceBatch& b : on_devices) combine(b.kernels->power_sum(b.tensors, norm_type));
   const double total = inf_norm ? acc : (norm_type == 2 ? std::sqrt(acc) : std::pow(acc, 1.0 / norm_type));
   NL_CHECK(!error_if_nonfinite || std::isfinite(total), "clip_grad_norm_: the total ", norm_type,
            "-norm of the gradients is ", total, "; refusing to clip (error_if_nonfinite)");
 
   const double coef = max_norm / (total + 1e-6);
   if (!(coef >= 1.0)) {  // also when NaN: PyTorch multiplies by NaN then
-    std::vector<Tensor> scale_on_cuda;
+    std::vector<DeviceBatch> on_devices;
     for (Tensor& g : grads) {
-      if (fused_cuda(g)) scale_on_cuda.push_back(g);
+      FusedUpdateKernels* k = fused_layout(g) ? device_kernels(g) : nullptr;
+      if (k) add_to_batch(on_devices, k, g);
       else mul_(g, coef);
     }
-#ifdef NETLOOM_HAVE_CUDA
-    cuda::scale_(scale_on_cuda, coef);  // one launch per 32 gradients
-#else
-    for (Tensor& g : scale_on_cuda) mul_(g, coef);
-#endif
+    for (DeviceBatch& b : on_devices) b.kernels->scale_(b.tensors, coef);  // one launch per 32 gradients
   }
   return total;
 }
@@ -126,7 +135,7 @@ double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, doubl
 void clip_grad_value_(const std::vector<Tensor>& params, double clip_value) {
   NL_CHECK(clip_value >= 0, "clip_grad_value_: clip_value must be >= 0, got ", clip_value);
   NoGradGuard no_grad;
-  std::vector<Tensor> on_cuda;
+  std::vector<DeviceBatch> on_devices;
   for (Tensor& g : gradients_of(params)) {
     if (fused_cpu(g)) {
       float* x = g.data<float>();
@@ -135,17 +144,13 @@ void clip_grad_value_(const std::vector<Tensor>& params, double clip_value) {
         // NaN stays NaN, as torch.clamp_.
         for (int64_t i = begin; i < end; ++i) x[i] = x[i] < lo ? lo : (x[i] > hi ? hi : x[i]);
       });
-    } else if (fused_cuda(g)) {
-      on_cuda.push_back(g);
+    } else if (FusedUpdateKernels* k = fused_layout(g) ? device_kernels(g) : nullptr) {
+      add_to_batch(on_devices, k, g);
     } else {
       copy_(g, clamp(g, -clip_value, clip_value));
     }
   }
-#ifdef NETLOOM_HAVE_CUDA
-  cuda::clamp_abs_(on_cuda, clip_value);  // the same comparisons as the CPU loop above
-#else
-  for (Tensor& g : on_cuda) copy_(g, clamp(g, -clip_value, clip_value));
-#endif
+  for (DeviceBatch& b : on_devices) b.kernels->clamp_abs_(b.tensors, clip_value);  // as the CPU loop compares
 }
 
 }  // namespace nl::optim

@@ -1,5 +1,5 @@
 // Fused CPU loops and tensor-op versions of the optimiser update rules (see the header);
-// on CUDA devices the fused kernels of engine/backends/cuda/optimizer_updates.cu.
+// on devices whose backend offers them, its multi-tensor kernels (Backend::fused_updates).
 //
 // Note [Float arithmetic in the fused loops]: PyTorch evaluates each step in float32 with
 // its Python scalars (1 - beta1, lr / bias_correction1, …) computed in double and rounded to
@@ -13,9 +13,8 @@
 
 #include "engine/backends/cpu/strided_loop.h"
 #include "engine/ops/elementwise.h"
-#ifdef NETLOOM_HAVE_CUDA
-#include "engine/backends/cuda/optimizer_updates.h"
-#endif
+#include "engine/backends/backend.h"
+#include "engine/optim/fused_updates.h"
 
 namespace nl::optim {
 namespace {
@@ -24,14 +23,16 @@ bool use_fused_cpu_loop(const Tensor& param, UpdateKernel kernel) {
   return kernel == UpdateKernel::Auto && param.device().is_cpu();
 }
 
-#ifdef NETLOOM_HAVE_CUDA
-// The fused CUDA kernels (engine/backends/cuda/optimizer_updates.h): the same formulas in
-// the same float order as the loops below (bit-equal where the CPU build does not contract
-// a * b + c into FMA, as on x86-64 without -march).
-bool use_fused_cuda_kernel(const Tensor& param, UpdateKernel kernel) {
-  return kernel == UpdateKernel::Auto && param.device().is_cuda();
+// The device's own multi-tensor kernels (Backend::fused_updates; on CUDA devices
+// engine/backends/cuda/optimizer_updates.h: the same formulas in the same float order as the
+// loops below), when every parameter is on one non-CPU device that offers them and the fused
+// path is wanted; null otherwise, and tensor ops run.
+FusedUpdateKernels* device_kernels(const std::vector<Tensor>& params, UpdateKernel kernel) {
+  if (params.empty() || kernel != UpdateKernel::Auto || params[0].device().is_cpu()) return nullptr;
+  for (const Tensor& p : params)
+    if (p.device() != params[0].device()) return nullptr;
+  return backend_for(params[0].device()).fused_updates();
 }
-#endif
 
 // Runs a loop instantiated for the given flags over [0, n), split across threads when n is
 // large. Each element is updated independently, so results do not depend on the thread count.
@@ -301,63 +302,54 @@ void rmsprop_tensor_ops(Tensor& param, const Tensor& grad, Tensor& square_avg, T
 }  // namespace
 
 void sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum_buffer, const SgdHyper& h, UpdateKernel kernel) {
-  if (use_fused_cpu_loop(param, kernel)) sgd_fused(param, grad, momentum_buffer, h);
-#ifdef NETLOOM_HAVE_CUDA
-  else if (use_fused_cuda_kernel(param, kernel)) cuda::fused_sgd(param, grad, momentum_buffer, h);
-#endif
-  else sgd_tensor_ops(param, grad, momentum_buffer, h);
+  if (use_fused_cpu_loop(param, kernel)) return sgd_fused(param, grad, momentum_buffer, h);
+  std::vector<Tensor> params{param};
+  if (FusedUpdateKernels* k = device_kernels(params, kernel)) {
+    std::vector<Tensor> bufs{momentum_buffer};
+    k->sgd(params, {grad}, bufs, h);
+    momentum_buffer = bufs[0];  // created on the first step with momentum
+    return;
+  }
+  sgd_tensor_ops(param, grad, momentum_buffer, h);
 }
 
 void adam_update(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq, Tensor& max_exp_avg_sq,
                  const AdamHyper& h, UpdateKernel kernel) {
-  if (use_fused_cpu_loop(param, kernel)) adam_fused(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, h);
-#ifdef NETLOOM_HAVE_CUDA
-  else if (use_fused_cuda_kernel(param, kernel)) cuda::fused_adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, h);
-#endif
-  else adam_tensor_ops(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, h);
+  if (use_fused_cpu_loop(param, kernel)) return adam_fused(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, h);
+  std::vector<Tensor> params{param};
+  if (FusedUpdateKernels* k = device_kernels(params, kernel)) {
+    std::vector<Tensor> m{exp_avg}, v{exp_avg_sq}, vmax{max_exp_avg_sq};
+    return k->adam(params, {grad}, m, v, vmax, {h.step}, h);
+  }
+  adam_tensor_ops(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, h);
 }
 
 void rmsprop_update(Tensor& param, const Tensor& grad, Tensor& square_avg, Tensor& grad_avg, Tensor& momentum_buffer,
                     const RmspropHyper& h, UpdateKernel kernel) {
-  if (use_fused_cpu_loop(param, kernel)) rmsprop_fused(param, grad, square_avg, grad_avg, momentum_buffer, h);
-#ifdef NETLOOM_HAVE_CUDA
-  else if (use_fused_cuda_kernel(param, kernel)) cuda::fused_rmsprop(param, grad, square_avg, grad_avg, momentum_buffer, h);
-#endif
-  else rmsprop_tensor_ops(param, grad, square_avg, grad_avg, momentum_buffer, h);
+  if (use_fused_cpu_loop(param, kernel)) return rmsprop_fused(param, grad, square_avg, grad_avg, momentum_buffer, h);
+  std::vector<Tensor> params{param};
+  if (FusedUpdateKernels* k = device_kernels(params, kernel)) {
+    std::vector<Tensor> sq{square_avg}, ga{grad_avg}, buf{momentum_buffer};
+    return k->rmsprop(params, {grad}, sq, ga, buf, h);
+  }
+  rmsprop_tensor_ops(param, grad, square_avg, grad_avg, momentum_buffer, h);
 }
 
 // ---- Whole groups --------------------------------------------------------------------
-
-#ifdef NETLOOM_HAVE_CUDA
-namespace {
-
-// True when every parameter is on one CUDA device and the fused kernels are wanted: then a
-// group is one launch per 32 tensors (Note [Multi-tensor launches] in optimizer_updates.h).
-bool one_cuda_device(const std::vector<Tensor>& params, UpdateKernel kernel) {
-  if (params.empty() || !use_fused_cuda_kernel(params[0], kernel)) return false;
-  for (const Tensor& p : params)
-    if (p.device() != params[0].device()) return false;
-  return true;
-}
-
-}  // namespace
-#endif
+// On a device with multi-tensor kernels a group is one launch per 32 tensors (Note
+// [Multi-tensor launches] in engine/backends/cuda/optimizer_updates.h).
 
 void sgd_update_group(std::vector<Tensor>& params, const std::vector<Tensor>& grads,
                       std::vector<Tensor>& momentum_buffers, const SgdHyper& h, UpdateKernel kernel) {
-#ifdef NETLOOM_HAVE_CUDA
-  if (one_cuda_device(params, kernel)) return cuda::fused_sgd_multi(params, grads, momentum_buffers, h);
-#endif
+  if (FusedUpdateKernels* k = device_kernels(params, kernel)) return k->sgd(params, grads, momentum_buffers, h);
   for (size_t i = 0; i < params.size(); ++i) sgd_update(params[i], grads[i], momentum_buffers[i], h, kernel);
 }
 
 void adam_update_group(std::vector<Tensor>& params, const std::vector<Tensor>& grads, std::vector<Tensor>& exp_avgs,
                        std::vector<Tensor>& exp_avg_sqs, std::vector<Tensor>& max_exp_avg_sqs,
                        const std::vector<int64_t>& steps, const AdamHyper& h, UpdateKernel kernel) {
-#ifdef NETLOOM_HAVE_CUDA
-  if (one_cuda_device(params, kernel))
-    return cuda::fused_adam_multi(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, h);
-#endif
+  if (FusedUpdateKernels* k = device_kernels(params, kernel))
+    return k->adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, h);
   for (size_t i = 0; i < params.size(); ++i) {
     AdamHyper hi = h;
     hi.step = steps[i];
@@ -368,21 +360,17 @@ void adam_update_group(std::vector<Tensor>& params, const std::vector<Tensor>& g
 void adam_update_group_device_steps(std::vector<Tensor>& params, const std::vector<Tensor>& grads,
                                     std::vector<Tensor>& exp_avgs, std::vector<Tensor>& exp_avg_sqs,
                                     std::vector<Tensor>& max_exp_avg_sqs, Tensor& device_steps, const AdamHyper& h) {
-#ifdef NETLOOM_HAVE_CUDA
-  if (one_cuda_device(params, UpdateKernel::Auto))
-    return cuda::fused_adam_multi_device_steps(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, device_steps, h);
-#endif
+  if (FusedUpdateKernels* k = device_kernels(params, UpdateKernel::Auto))
+    return k->adam_device_steps(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, device_steps, h);
   fail(h.decoupled_weight_decay ? "AdamW" : "Adam",
-       ": step counts on the device need all parameters of a group on one CUDA device");
+       ": step counts on the device need all parameters of a group on one device with fused optimiser kernels (a GPU)");
 }
 
 void rmsprop_update_group(std::vector<Tensor>& params, const std::vector<Tensor>& grads,
                           std::vector<Tensor>& square_avgs, std::vector<Tensor>& grad_avgs,
                           std::vector<Tensor>& momentum_buffers, const RmspropHyper& h, UpdateKernel kernel) {
-#ifdef NETLOOM_HAVE_CUDA
-  if (one_cuda_device(params, kernel))
-    return cuda::fused_rmsprop_multi(params, grads, square_avgs, grad_avgs, momentum_buffers, h);
-#endif
+  if (FusedUpdateKernels* k = device_kernels(params, kernel))
+    return k->rmsprop(params, grads, square_avgs, grad_avgs, momentum_buffers, h);
   for (size_t i = 0; i < params.size(); ++i)
     rmsprop_update(params[i], grads[i], square_avgs[i], grad_avgs[i], momentum_buffers[i], h, kernel);
 }

@@ -1,8 +1,9 @@
 // The per-parameter update rules of SGD, Adam/AdamW and RMSprop, each written once as a
 // fused loop over contiguous float32 CPU data (one pass over memory instead of the five
 // or six tensor ops PyTorch's single-tensor code runs) and once from in-place tensor ops,
-// the portable path for other devices. A CUDA kernel slots in here as one more branch in
-// each dispatcher; the optimiser classes never see which path ran.
+// the portable path for other devices. A device backend's own multi-tensor kernels
+// (Backend::fused_updates, engine/optim/fused_updates.h) slot in as one more branch in each
+// dispatcher; the optimiser classes never see which path ran.
 //
 // The formulas are PyTorch 1.13's `_single_tensor_*` functions (torch/optim/sgd.py,
 // adam.py, adamw.py, rmsprop.py), including their order of operations, so results agree
@@ -17,8 +18,8 @@
 
 namespace nl::optim {
 
-// Which implementation runs an update. Auto: the fused loop on the CPU, tensor ops
-// elsewhere. TensorOps: always tensor ops (tests check that both paths agree).
+// Which implementation runs an update. Auto: the fused loop on the CPU, the device's fused
+// kernels where its backend has them, tensor ops elsewhere. TensorOps: always tensor ops (tests check that both paths agree).
 enum class UpdateKernel { Auto, TensorOps };
 
 struct SgdHyper {
@@ -48,8 +49,8 @@ struct RmspropHyper {
 void rmsprop_update(Tensor& param, const Tensor& grad, Tensor& square_avg, Tensor& grad_avg, Tensor& momentum_buffer,
                     const RmspropHyper& h, UpdateKernel kernel);
 
-// Whole parameter groups (one hyper-parameter set): on one CUDA device one launch per 32
-// tensors, elsewhere the single-tensor forms in a loop. Vectors run in parallel (entry i
+// Whole parameter groups (one hyper-parameter set): on one device with fused kernels (a GPU)
+// one launch per 32 tensors, elsewhere the single-tensor forms in a loop. Vectors run in parallel (entry i
 // of each belongs to params[i]); Adam takes each parameter's own step count.
 void sgd_update_group(std::vector<Tensor>& params, const std::vector<Tensor>& grads,
                       std::vector<Tensor>& momentum_buffers, const SgdHyper& h, UpdateKernel kernel);

@@ -70,7 +70,7 @@ void CudaBackend::copy_from_host(const void* host, Tensor& t) {
   if (bytes == 0) return;
   // A captured copy would re-read this host memory on every replay, long after its owner
   // let it go: a graph takes its inputs from device tensors filled before each replay.
-  NL_CHECK(!is_capturing(index_), "copy to the device: a captured CUDA graph cannot read host memory");
+  NL_CHECK(!cuda::is_capturing(index_), "copy to the device: a captured CUDA graph cannot read host memory");
   DeviceGuard g(index_);
   cudaStream_t s = compute_stream(index_);
   if (is_pinned(host, bytes)) {

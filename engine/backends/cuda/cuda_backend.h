@@ -18,6 +18,10 @@ class CudaBackend final : public Backend {
   void synchronize() override;
   DeviceMemoryStats memory_stats() override;
   void empty_cache() override;
+  optim::FusedUpdateKernels* fused_updates() override;  // cuda_fused_updates.cpp
+  std::string graph_capture_blocker() const override { return {}; }
+  std::unique_ptr<CapturedGraph> capture_graph(const std::function<void()>& work) override;  // cuda_graph.cpp
+  bool is_capturing() const override;
 
   void copy(const Tensor& src, Tensor& dst) override;
   void copy_to_host(const Tensor& t, void* host) override;

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "engine/backends/cuda/cuda_allocator.h"
+#include "engine/backends/cuda/cuda_backend.h"
 #include "engine/backends/cuda/cuda_check.h"
 #include "engine/backends/cuda/cuda_context.h"
 #include "engine/backends/graph_capture.h"
@@ -85,5 +86,14 @@ std::unique_ptr<CapturedGraph> capture_graph(int index, const std::function<void
   }
   return std::make_unique<CudaGraph>(index, pool, exec);
 }
+
+}  // namespace nl::cuda
+
+namespace nl::cuda {
+
+std::unique_ptr<CapturedGraph> CudaBackend::capture_graph(const std::function<void()>& work) {
+  return cuda::capture_graph(index_, work);
+}
+bool CudaBackend::is_capturing() const { return cuda::is_capturing(index_); }
 
 }  // namespace nl::cuda
