@@ -41,8 +41,10 @@ TensorInfo broadcast_info(const InferArgs& a, size_t first, size_t count, DType 
 }
 
 // Integer division and remainder as ONNX defines them for integers (truncating Div; Mod takes
-// the divisor's sign unless fmod = 1), on broadcast contiguous copies.
+// the divisor's sign unless fmod = 1), on broadcast contiguous host copies; the result goes
+// to the operands' device.
 Tensor integer_div_mod(const Tensor& a_in, const Tensor& b_in, bool div, bool fmod) {
+  const Device device = data_device({a_in, b_in});
   Shape shape;
   {
     int n = std::max(a_in.dim(), b_in.dim());
@@ -54,7 +56,7 @@ Tensor integer_div_mod(const Tensor& a_in, const Tensor& b_in, bool div, bool fm
     }
   }
   auto widen = [&](Tensor t) {
-    t = t.to(DType::Int64);
+    t = t.to(Device::cpu()).to(DType::Int64);
     while (t.dim() < shape.rank()) t = t.unsqueeze(0);
     return t.expand(shape).contiguous();
   };
@@ -72,7 +74,7 @@ Tensor integer_div_mod(const Tensor& a_in, const Tensor& b_in, bool div, bool fm
       po[i] = r;
     }
   }
-  return out;
+  return on_device(out, device);
 }
 
 using BinaryFn = std::function<Tensor(const OpAttrs&, const Tensor&, const Tensor&)>;
@@ -98,7 +100,8 @@ void binary(OpTable& t, const std::string& name, BinaryFn fn, bool to_bool = fal
                          broadcast_info(a, 0, 2, to_bool ? DType::Bool : a.input(0).dtype)};
                    },
                    [fn](const RunArgs& a, const std::vector<Tensor>& in) {
-                     return std::vector<Tensor>{fn(a, in.at(0), in.at(1))};
+                     std::vector<Tensor> xy = same_device({in.at(0), in.at(1)});
+                     return std::vector<Tensor>{fn(a, xy[0], xy[1])};
                    }};
 }
 
@@ -109,7 +112,8 @@ void variadic(OpTable& t, const std::string& name, BinaryFn fold, bool mean = fa
                      if (a.num_inputs() == 0) a.fail("needs at least one input");
                      return std::vector<TensorInfo>{broadcast_info(a, 0, a.num_inputs(), a.input(0).dtype)};
                    },
-                   [fold, mean](const RunArgs& a, const std::vector<Tensor>& in) {
+                   [fold, mean](const RunArgs& a, const std::vector<Tensor>& in_any) {
+                     const std::vector<Tensor> in = same_device(in_any);
                      Tensor acc = in.at(0);
                      for (size_t k = 1; k < in.size(); ++k) acc = fold(a, acc, in[k]);
                      if (mean) acc = div(acc, static_cast<double>(in.size()));
@@ -222,8 +226,9 @@ void register_elementwise_ops(OpTable& t) {
                         TensorInfo out = broadcast_info(a, 0, 3, a.input(1).dtype);
                         return std::vector<TensorInfo>{out};
                       },
-                      [](const RunArgs&, const std::vector<Tensor>& in) {
-                        return std::vector<Tensor>{where(in.at(0), in.at(1), in.at(2))};
+                      [](const RunArgs&, const std::vector<Tensor>& in_any) {
+                        const std::vector<Tensor> in = same_device({in_any.at(0), in_any.at(1), in_any.at(2)});
+                        return std::vector<Tensor>{where(in[0], in[1], in[2])};
                       }};
 
   // Clip: bounds as attributes before opset 11, as optional scalar inputs from 11 on.

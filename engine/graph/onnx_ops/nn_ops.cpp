@@ -160,7 +160,7 @@ Tensor run_conv(const OpAttrs& a, const Tensor& x_in, const Tensor& w_in, const 
 // (N×C×H×W, unpadded), flattened over the whole input as ONNX defines it, row-major or, with
 // storage_order = 1, column-major within each image. The first of equal maxima wins.
 Tensor max_pool_indices(const OpAttrs& a, const Tensor& x_in, const Window& w, const Shape& y_shape) {
-  Tensor x = x_in.to(DType::Float32).contiguous();
+  Tensor x = x_in.to(Device::cpu()).to(DType::Float32).contiguous();  // searched on the host
   bool column_major = a.i("storage_order", 0) != 0;
   int64_t n = x.size(0), c = x.size(1), h = x.size(2), wd = x.size(3), oh = y_shape[2], ow = y_shape[3];
   Tensor out = Tensor::empty(y_shape, DType::Int64);
@@ -186,7 +186,7 @@ Tensor max_pool_indices(const OpAttrs& a, const Tensor& x_in, const Window& w, c
         po[(img * oh + oy) * ow + ox] = img * h * wd + std::max<int64_t>(best, 0);
       }
   }
-  return out;
+  return on_device(out, x_in.device());
 }
 
 // Pooling over 3 or more spatial dimensions, which the engine has no kernel for: the window
@@ -211,7 +211,7 @@ Tensor pool_nd(const OpAttrs& a, const Tensor& x, Window w, bool is_max) {
   Tensor xp = pad_constant(pad_constant(x, regular, fill), extra, fill);
   Tensor counts;  // for the average: how many elements of each window count
   if (!is_max) {
-    Tensor real = ones(x.shape());
+    Tensor real = ones(x.shape(), {.device = x.device()});
     counts = a.i("count_include_pad", 0) ? pad_constant(pad_constant(real, regular, 1.0), extra, 0.0)
                                          : pad_constant(pad_constant(real, regular, 0.0), extra, 0.0);
   }
@@ -295,7 +295,7 @@ Tensor run_pool(const OpAttrs& a, const Tensor& x_in, bool is_max, Tensor* indic
     p.count_include_pad = true;
     y = avg_pool2d(pad_spatial(x, w2, 0.0), p);
     if (!include_pad) {
-      Tensor mask = pad_spatial(ones({1, 1, x.size(2), x.size(3)}), w2, 0.0);
+      Tensor mask = pad_spatial(ones({1, 1, x.size(2), x.size(3)}, {.device = x.device()}), w2, 0.0);
       y = div(y, avg_pool2d(mask, p));
     }
   }

@@ -109,14 +109,26 @@ int64_t normalize_axis(const OpAttrs& a, int64_t axis, int64_t rank);
 DType dtype_from_onnx(const OpAttrs& a, int64_t onnx_type);
 // An int64 tensor narrowed to the integer type `to` with C's modular wrap (uint8: modulo
 // 256), as ONNX integer arithmetic overflows; the engine's own conversion is not relied on.
+// The result is on x's device.
 Tensor wrap_integer(const Tensor& x, DType to);
+// Note [Devices of generic ops]: an op computes on the device of its data inputs and puts its
+// outputs there. Shape values are the exception: Shape and Size give host tensors, and
+// integer constants stay on the host, so shape arithmetic (Shape → Gather → Concat →
+// Reshape) never waits for a GPU. When such a host tensor meets device data as an operand
+// (Add, Where, Concat …), the op first brings its operands together with same_device.
+Tensor on_device(const Tensor& t, Device device);  // t itself when already there (or undefined)
+// The device of the first defined input not on the CPU, else the CPU.
+Device data_device(const std::vector<Tensor>& inputs);
+// Every defined input on data_device(inputs).
+std::vector<Tensor> same_device(const std::vector<Tensor>& inputs);
 // Integer tensor → values.
 std::vector<int64_t> int_values(const Tensor& t);
 // Pads every dimension by pads[d] before and pads[d + rank] after with `value` (negative
 // pads crop), as ONNX Pad in constant mode.
 Tensor pad_constant(const Tensor& x, const std::vector<int64_t>& pads, double value);
 // x gathered along `axis` at `indices` (any integer dtype, negative indices count from the
-// end), for any dtype of x: index_select for float32 (so gradients flow), a copy otherwise.
+// end, on any device), for any dtype of x: index_select for float32 (so gradients flow), a
+// copy otherwise; on x's device.
 Tensor gather_any(const Tensor& x, int64_t axis, const Tensor& indices);
 // A known size, or an unknown one.
 Dim dim_of(int64_t size);

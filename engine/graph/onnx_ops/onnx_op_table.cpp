@@ -106,22 +106,41 @@ DType dtype_from_onnx(const OpAttrs& a, int64_t t) {
 }
 
 Tensor wrap_integer(const Tensor& x, DType to) {
+  if (to == DType::Int64) return x.to(DType::Int64);
   std::vector<int64_t> v = int_values(x);
   Tensor out = Tensor::empty(x.shape(), to);
   switch (to) {
     case DType::UInt8: {
       auto* p = static_cast<uint8_t*>(out.raw_data());
       for (size_t i = 0; i < v.size(); ++i) p[i] = static_cast<uint8_t>(v[i]);
-      return out;
+      break;
     }
     case DType::Int32: {
       auto* p = static_cast<int32_t*>(out.raw_data());
       for (size_t i = 0; i < v.size(); ++i) p[i] = static_cast<int32_t>(v[i]);
-      return out;
+      break;
     }
-    case DType::Int64: return x.to(DType::Int64);
     default: throw Error(std::string("wrap_integer: ") + dtype_name(to) + " is not an integer type");
   }
+  return on_device(out, x.device());
+}
+
+Tensor on_device(const Tensor& t, Device device) {
+  return !t.defined() || t.device() == device ? t : t.to(device);
+}
+
+Device data_device(const std::vector<Tensor>& inputs) {
+  for (const Tensor& t : inputs)
+    if (t.defined() && !t.device().is_cpu()) return t.device();
+  return Device::cpu();
+}
+
+std::vector<Tensor> same_device(const std::vector<Tensor>& inputs) {
+  const Device d = data_device(inputs);
+  std::vector<Tensor> out;
+  out.reserve(inputs.size());
+  for (const Tensor& t : inputs) out.push_back(on_device(t, d));
+  return out;
 }
 
 std::vector<int64_t> int_values(const Tensor& t) { return t.to(DType::Int64).contiguous().to_vector<int64_t>(); }

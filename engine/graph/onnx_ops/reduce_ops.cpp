@@ -129,7 +129,7 @@ Tensor hardmax(const Tensor& x, int64_t axis) {
   Shape s;
   s.resize(static_cast<int>(x.dim()), 1);
   s[axis] = x.size(axis);
-  Tensor positions = arange(x.size(axis)).reshape(s);
+  Tensor positions = arange(x.size(axis), {.dtype = DType::Int64, .device = x.device()}).reshape(s);
   return eq(positions, idx).to(DType::Float32);
 }
 
@@ -154,7 +154,7 @@ void arg_reduction(OpTable& t, const std::string& name, bool is_max) {
                        int64_t n = f.size(axis);
                        std::vector<int64_t> rev(static_cast<size_t>(n));
                        for (int64_t i = 0; i < n; ++i) rev[i] = n - 1 - i;
-                       Tensor flipped = index_select(f, axis, tensor(rev, {n}));
+                       Tensor flipped = index_select(f, axis, tensor(rev, {n}).to(f.device()));
                        Tensor idx = is_max ? argmax(flipped, axis, keep) : argmin(flipped, axis, keep);
                        return one(rsub(idx, static_cast<double>(n - 1)).to(DType::Int64));
                      }

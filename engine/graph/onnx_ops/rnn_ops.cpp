@@ -95,8 +95,8 @@ OpImpl recurrent(bool lstm) {
         bool lbr = a.i("linear_before_reset", 0) != 0;
         std::vector<Tensor> ys, hs, cs;
         for (int64_t d = 0; d < directions; ++d) {
-          Tensor hd = has(in, 5) ? in[5].select(0, d) : zeros({n, h});
-          Tensor cd = lstm && has(in, 6) ? in[6].select(0, d) : zeros({n, h});
+          Tensor hd = has(in, 5) ? in[5].select(0, d) : zeros({n, h}, {.device = x.device()});
+          Tensor cd = lstm && has(in, 6) ? in[6].select(0, d) : zeros({n, h}, {.device = x.device()});
           Tensor b = has(in, 3) ? in[3].select(0, d) : Tensor();
           bool reverse = dir == "reverse" || d == 1;
           ys.push_back(run_direction(x, w.select(0, d), r.select(0, d), b, hd, cd, reverse, lstm, lbr));

@@ -67,10 +67,10 @@ Tensor gather_any(const Tensor& x, int64_t axis, const Tensor& indices_in) {
   Shape out_shape(x.shape().begin(), x.shape().begin() + axis);
   for (int64_t d : indices_in.shape()) out_shape.push_back(d);
   for (int d = static_cast<int>(axis) + 1; d < x.dim(); ++d) out_shape.push_back(x.size(d));
-  Tensor flat_idx = tensor(idx, {static_cast<int64_t>(idx.size())});
+  Tensor flat_idx = tensor(idx, {static_cast<int64_t>(idx.size())}).to(x.device());
   if (x.dtype() == DType::Float32) return index_select(x, axis, flat_idx).reshape(out_shape);
-  // Other dtypes carry no gradient: a plain copy of rows.
-  Tensor c = x.contiguous();
+  // Other dtypes carry no gradient: a plain copy of rows, on the host.
+  Tensor c = x.contiguous().to(Device::cpu());
   int64_t outer = 1, inner = 1;
   for (int64_t d = 0; d < axis; ++d) outer *= x.size(d);
   for (int64_t d = axis + 1; d < static_cast<int64_t>(x.dim()); ++d) inner *= x.size(d);
@@ -80,7 +80,7 @@ Tensor gather_any(const Tensor& x, int64_t axis, const Tensor& indices_in) {
   const auto* src = static_cast<const char*>(c.raw_data());
   for (int64_t o = 0; o < outer; ++o)
     for (size_t k = 0; k < idx.size(); ++k, dst += row) std::memcpy(dst, src + (o * size + idx[k]) * row, row);
-  return out;
+  return on_device(out, x.device());
 }
 
 void register_shape_ops(OpTable& t) {
@@ -285,7 +285,7 @@ void register_shape_ops(OpTable& t) {
                        },
                        [](const RunArgs& a, const std::vector<Tensor>& in) {
                          int64_t axis = normalize_axis(a, a.i("axis", 0), static_cast<int64_t>(in.at(0).dim()));
-                         return one(cat(in, axis));
+                         return one(cat(same_device(in), axis));
                        }};
 
   // GatherND: each index tuple (the last axis of indices) picks a slice of data after
@@ -388,7 +388,7 @@ void register_shape_ops(OpTable& t) {
                         const Tensor& x = in.at(0);
                         auto [s, e] = shape_range(a, static_cast<int64_t>(x.dim()));
                         std::vector<int64_t> v(x.shape().begin() + s, x.shape().begin() + e);
-                        return one(tensor(v, {static_cast<int64_t>(v.size())}));
+                        return one(tensor(v, {static_cast<int64_t>(v.size())}));  // on the host (Note [Devices of generic ops])
                       }};
   t["Size"] = OpImpl{[](const InferArgs& a) {
                        a.input(0);
@@ -420,7 +420,8 @@ void register_shape_ops(OpTable& t) {
                                      " drops at random, which Netloom does not run in a generic node");
                           }
                           std::vector<Tensor> out{in.at(0)};
-                          if (a.num_outputs() > 1) out.push_back(ones(in[0].shape()).to(DType::Bool));
+                          if (a.num_outputs() > 1)
+                            out.push_back(ones(in[0].shape(), {.dtype = DType::Bool, .device = in[0].device()}));
                           return out;
                         }};
 }

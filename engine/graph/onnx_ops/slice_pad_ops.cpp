@@ -54,7 +54,7 @@ std::pair<int64_t, int64_t> slice_range(int64_t start, int64_t end, int64_t step
 Tensor flip_axis(const Tensor& x, int64_t axis) {
   std::vector<int64_t> idx(static_cast<size_t>(x.size(axis)));
   for (size_t i = 0; i < idx.size(); ++i) idx[i] = static_cast<int64_t>(idx.size() - 1 - i);
-  Tensor index = tensor(idx, {static_cast<int64_t>(idx.size())});
+  Tensor index = tensor(idx, {static_cast<int64_t>(idx.size())}).to(x.device());
   if (x.dtype() == DType::Float32) return index_select(x, axis, index);
   return index_select(x.to(DType::Float32), axis, index).to(x.dtype());
 }
@@ -99,12 +99,12 @@ Tensor pad_constant(const Tensor& x, const std::vector<int64_t>& pads, double va
     Shape s = y.shape();
     if (before > 0) {
       s[d] = before;
-      parts.push_back(full(s, value, {.dtype = y.dtype()}));
+      parts.push_back(full(s, value, {.dtype = y.dtype(), .device = y.device()}));
     }
     parts.push_back(y);
     if (after > 0) {
       s[d] = after;
-      parts.push_back(full(s, value, {.dtype = y.dtype()}));
+      parts.push_back(full(s, value, {.dtype = y.dtype(), .device = y.device()}));
     }
     y = cat(parts, d64);
   }
@@ -254,7 +254,8 @@ void register_slice_pad_ops(OpTable& t) {
                                 [fill_value](const RunArgs& a, const std::vector<Tensor>& in) {
                                   auto [v, dt] = fill_value(a);
                                   std::vector<int64_t> s = int_values(in.at(0));
-                                  return one(full(Shape(s.begin(), s.end()), v, {.dtype = dt}));
+                                  // Where its shape input is (Note [Devices of generic ops]).
+                                  return one(full(Shape(s.begin(), s.end()), v, {.dtype = dt, .device = in[0].device()}));
                                 }};
 
   t["Range"] = OpImpl{[](const InferArgs& a) {
@@ -271,7 +272,7 @@ void register_slice_pad_ops(OpTable& t) {
                           if (delta == 0) a.fail("delta is 0");
                           std::vector<int64_t> v;
                           for (int64_t x = start; delta > 0 ? x < limit : x > limit; x += delta) v.push_back(x);
-                          return one(tensor(v, {static_cast<int64_t>(v.size())}));
+                          return one(on_device(tensor(v, {static_cast<int64_t>(v.size())}), data_device(in)));
                         }
                         double start = s.to(DType::Float32).item(), limit = l.to(DType::Float32).item(),
                                delta = d.to(DType::Float32).item();
@@ -279,7 +280,7 @@ void register_slice_pad_ops(OpTable& t) {
                         int64_t n = std::max<int64_t>(0, static_cast<int64_t>(std::ceil((limit - start) / delta)));
                         std::vector<float> v;
                         for (int64_t i = 0; i < n; ++i) v.push_back(static_cast<float>(start + i * delta));
-                        return one(tensor(v, {n}));
+                        return one(on_device(tensor(v, {n}), data_device(in)));
                       }};
 
   t["Tile"] = OpImpl{[](const InferArgs& a) {
