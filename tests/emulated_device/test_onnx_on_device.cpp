@@ -14,6 +14,8 @@
 #include <optional>
 
 #include "engine/core/generator.h"
+#include "engine/io/npy.h"
+#include "engine/optim/adam.h"
 #include "engine/ops/ops.h"
 #include "engine/project/project.h"
 #include "engine/run/graph_executor.h"
@@ -117,6 +119,75 @@ class OnnxOnDevice : public QObject {
  private slots:
   void initTestCase() { device_ = std::make_unique<testing::EmulatedDevice>(); }
   void cleanupTestCase() { device_.reset(); }
+
+  // PyTorch-exported architectures (tests/data/torch_models: CNN, ResNet, MobileNetV2,
+  // Transformer, LSTM + GRU, with their generic shape ops): PyTorch's output on the device,
+  // and five fine-tuning steps there that follow the CPU's losses.
+  void torch_models_run_and_fine_tune_on_the_device() {
+    const fs::path models = fs::path(NETLOOM_TEST_DATA_DIR) / "torch_models";
+    if (!fs::is_directory(models)) QSKIP("tests/data/torch_models is missing");
+    const double tolerance = device_->is_emulated() ? 1e-4 : 1e-3;
+    int seen = 0;
+    for (const auto& entry : fs::directory_iterator(models)) {
+      const std::string name = entry.path().filename().string();
+      if (!fs::exists(entry.path() / "model.onnx")) continue;
+      ++seen;
+      project::Project p = importers::import_onnx((entry.path() / "model.onnx").string());
+      Tensor x = load_npy((entry.path() / "input.npy").string());
+      Tensor want = load_npy((entry.path() / "output.npy").string());
+      std::map<std::string, Tensor> out;
+      try {
+        run::GraphExecutor names;
+        out = run_on(p, {{names.build(p.graph)->input_names().at(0), x}}, device_->device());
+      } catch (const Error& e) {
+        QFAIL(qPrintable(QString::fromStdString(name + ": " + e.what())));
+      }
+      QVERIFY2(!out.empty(), name.c_str());
+      const Tensor& y = out.begin()->second;
+      const double d = amax(abs(sub(y, want))).item() / std::max(1.0, amax(abs(want)).item());
+      QVERIFY2(d <= tolerance, qPrintable(QString("%1 differs from PyTorch by %2 on the device").arg(name.c_str()).arg(d)));
+
+      // Fine-tuning: the same five Adam steps on both devices.
+      auto losses_on = [&](Device device) {
+        run::GraphExecutor executor;
+        auto model = executor.build(p.graph);
+        model->load_weights(p.weights);
+        model->train();
+        model->to(device);
+        const std::string& input = model->input_names().at(0);
+        const int64_t classes = want.size(-1);
+        Tensor labels = tensor(std::vector<int64_t>(static_cast<size_t>(x.size(0)), classes - 1), {x.size(0)}).to(device);
+        Tensor xd = x.to(device);
+        optim::Adam opt(model->parameters(), {.lr = 1e-3});
+        std::vector<double> losses;
+        for (int step = 0; step < 5; ++step) {
+          opt.zero_grad();
+          manual_seed(step);  // dropout draws the same masks on both
+          Tensor logits = model->run({{input, xd}}).begin()->second;
+          if (logits.dim() > 2) logits = logits.reshape({-1, classes});
+          Tensor target = logits.size(0) == labels.size(0) ? labels
+                                                             : zeros({logits.size(0)}, {.dtype = DType::Int64, .device = device});
+          Tensor loss = cross_entropy(logits, target);
+          loss.backward();
+          opt.step();
+          losses.push_back(loss.item());
+        }
+        return losses;
+      };
+      std::vector<double> cpu, dev;
+      try {
+        cpu = losses_on(Device::cpu());
+        dev = losses_on(device_->device());
+      } catch (const Error& e) {
+        QFAIL(qPrintable(QString::fromStdString(name + " fine-tuning: " + e.what())));
+      }
+      for (size_t i = 0; i < cpu.size(); ++i)
+        QVERIFY2(std::fabs(dev[i] - cpu[i]) <= 10 * tolerance * (1 + std::fabs(cpu[i])),
+                 qPrintable(QString("%1 step %2: loss %3 on the device, %4 on the CPU")
+                                .arg(name.c_str()).arg(i + 1).arg(dev[i]).arg(cpu[i])));
+    }
+    QVERIFY(seen >= 5);
+  }
 
   void every_backend_case_that_runs_on_the_cpu_runs_on_the_device() {
     if (!fs::is_directory(kNodeTests)) QSKIP(qPrintable("no ONNX backend tests at " + QString(kNodeTests.c_str())));
