@@ -16,6 +16,7 @@ namespace nl::testing {
 namespace {
 
 std::atomic<long> g_kernel_calls{0};
+std::atomic<long> g_reduced_precision_calls{0};
 std::atomic<long long> g_allocated{0};
 
 // Host memory labelled as cuda:0, so Storage and Tensor report that device.
@@ -83,6 +84,27 @@ Backend& cpu() {
   return cpu_backend();
 }
 
+// The CPU's matrix kernels are float32 only; a GPU's also take float64, float16 and bfloat16
+// (cuBLAS/cuDNN accumulate in float32). The emulation computes those in float32 on host
+// copies and rounds the result into the output's dtype, so autocast (bf16) runs end to end.
+bool float32(const Tensor& t) { return !t.defined() || t.dtype() == DType::Float32; }
+Tensor as_float32(const Tensor& host) {
+  if (float32(host)) return host;
+  Tensor f = Tensor::empty(host.shape(), DType::Float32);
+  cpu_backend().copy(host, f);
+  return f;
+}
+// Runs `kernel` writing a float32 version of `out` (holding out's values when `keep`), then
+// rounds it into out.
+template <class Kernel>
+void into(Tensor& out_host, bool keep, Kernel kernel) {
+  if (out_host.dtype() == DType::BFloat16 || out_host.dtype() == DType::Float16) ++g_reduced_precision_calls;
+  if (float32(out_host)) return kernel(out_host);
+  Tensor f = keep ? as_float32(out_host) : Tensor::empty(out_host.shape(), DType::Float32);
+  kernel(f);
+  cpu_backend().copy(f, out_host);
+}
+
 #define IN(t) host_alias(t, __func__, #t)
 #define OUT(t) Out(t, __func__, #t)
 
@@ -126,18 +148,22 @@ class EmulatedBackend final : public Backend {
     cpu().reduce(op, IN(x), dims, OUT(out));
   }
   void matmul(const Tensor& a, const Tensor& b, Tensor& out, bool accumulate) override {
-    cpu().matmul(IN(a), IN(b), OUT(out), accumulate);
+    Tensor fa = as_float32(IN(a)), fb = as_float32(IN(b));
+    into(OUT(out), accumulate, [&](Tensor& o) { cpu().matmul(fa, fb, o, accumulate); });
   }
 
   void conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& out, const Conv2dParams& p) override {
-    cpu().conv2d(IN(x), IN(w), IN(bias), OUT(out), p);
+    Tensor fx = as_float32(IN(x)), fw = as_float32(IN(w)), fb = as_float32(IN(bias));
+    into(OUT(out), false, [&](Tensor& o) { cpu().conv2d(fx, fw, fb, o, p); });
   }
   void conv2d_backward_input(const Tensor& grad_out, const Tensor& w, Tensor& grad_x, const Conv2dParams& p) override {
-    cpu().conv2d_backward_input(IN(grad_out), IN(w), OUT(grad_x), p);
+    Tensor fg = as_float32(IN(grad_out)), fw = as_float32(IN(w));
+    into(OUT(grad_x), false, [&](Tensor& o) { cpu().conv2d_backward_input(fg, fw, o, p); });
   }
   void conv2d_backward_weight(const Tensor& grad_out, const Tensor& x, Tensor& grad_w,
                               const Conv2dParams& p) override {
-    cpu().conv2d_backward_weight(IN(grad_out), IN(x), OUT(grad_w), p);
+    Tensor fg = as_float32(IN(grad_out)), fx = as_float32(IN(x));
+    into(OUT(grad_w), false, [&](Tensor& o) { cpu().conv2d_backward_weight(fg, fx, o, p); });
   }
 
   void max_pool2d(const Tensor& x, Tensor& out, Tensor& indices, const Pool2dParams& p) override {
@@ -226,6 +252,7 @@ EmulatedDevice::~EmulatedDevice() {
 }
 
 long EmulatedDevice::kernel_calls() { return g_kernel_calls.load(); }
+long EmulatedDevice::reduced_precision_calls() { return g_reduced_precision_calls.load(); }
 long long EmulatedDevice::allocated_bytes() { return g_allocated.load(); }
 
 }  // namespace nl::testing

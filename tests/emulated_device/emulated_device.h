@@ -14,8 +14,10 @@
 // gets is on its device and fails naming the kernel). Kernel arithmetic is not tested here:
 // the tests of tests/gpu/ compare the real kernels with the CPU.
 //
-// The emulated device offers no fused optimiser kernels and no fused BatchNorm → ReLU, as
-// code must also work on backends without them, and it cannot capture CUDA graphs.
+// Matrix products and convolutions also take float64, float16 and bfloat16, as on a GPU
+// (computed in float32 and rounded to the output's dtype), so bf16 autocast runs. The
+// emulated device offers no fused optimiser kernels and no fused BatchNorm → ReLU, as code
+// must also work on backends without them, and it cannot capture CUDA graphs.
 #pragma once
 #include <string>
 
@@ -36,6 +38,8 @@ class EmulatedDevice {
   bool is_emulated() const { return emulated_; }
   // Kernels run on the emulated device since it was registered (0 on a real GPU).
   static long kernel_calls();
+  // Of those, matrix products and convolutions with a float16 or bfloat16 result.
+  static long reduced_precision_calls();
   // Bytes held by live tensors on the emulated device.
   static long long allocated_bytes();
 
