@@ -553,7 +553,7 @@ class TestTrainingDashboard : public QObject {
 
   // The dashboard at its size in the default window (the bottom dock at half of 1600×900):
   // the learning-rate axis shows readable numbers for large and small rates, mid-run and
-  // at the end, and so do the other charts beside it.
+  // at the end, and so do the other charts beside it and on the Layers tab.
   void learningRateAxisLabelsAreReadable() {
     app::DashboardWidget d;
     d.resize(1600, 420);
@@ -581,6 +581,36 @@ class TestTrainingDashboard : public QObject {
         const QString other = unreadable(yAxisLabels(chart));
         QVERIFY2(other.isEmpty(), qPrintable(chart->chart()->title() + ": " + other));
       }
+    }
+    // The Layers tab's logarithmic axes: gradient norms falling over six decades (the labels of
+    // every decade were elided), and over two (whose lowest decade went unlabelled).
+    d.tabs()->setCurrentIndex(1);
+    for (double low : {1e-6, 1e-2}) {
+      d.beginRun(40, 1000);
+      app::RunEvents events;
+      for (int i = 1; i <= 100; ++i) {
+        run::LayerStatisticsEvent e;
+        e.global_step = i * 10;
+        e.total_gradient_norm = std::pow(10.0, std::log10(low) * i / 100.0);
+        run::LayerStatistics l;
+        l.name = "fc1";
+        l.gradient_norm = e.total_gradient_norm / 2;
+        e.layers.push_back(l);
+        events.layers.push_back(e);
+      }
+      d.addEvents(events);
+      d.redraw();
+      int checked = 0;
+      for (app::MetricChart* chart : d.findChildren<app::MetricChart*>()) {
+        if (!chart->isVisible()) continue;
+        ++checked;
+        const QStringList labels = yAxisLabels(chart);
+        const QString problem = unreadable(labels);
+        QVERIFY2(problem.isEmpty(), qPrintable(chart->chart()->title() + ": " + problem));
+        if (low == 1e-2 && chart->chart()->title() == "Total gradient norm")
+          QCOMPARE(labels, (QStringList{"1e-2", "1e-1", "1e+0"}));
+      }
+      QCOMPARE(checked, 2);  // per-layer and total norms
     }
   }
 

@@ -290,11 +290,7 @@ void MetricChart::rescale() {
   // Steps are whole numbers: no step between ticks below 1 (0, 0, 0, 1, 1, 1 on an empty chart).
   apply(x_, roundTicks(std::min(x0, 0.0), x1 > x0 ? x1 : x0 + 1, area.width(), kStepLabelGap, 1));
   if (log_y_) {
-    if (fixed_y_) return;
-    double lo = std::pow(10, std::floor(std::log10(std::max(y0, 1e-30))));
-    double hi = std::pow(10, std::ceil(std::log10(std::max(y1, lo * 10))));
-    if (hi <= lo) hi = lo * 10;
-    y_->setRange(lo, hi);
+    if (!fixed_y_) setLogRange(y0, y1, area.height(), gap);
     return;
   }
   auto* y = static_cast<QValueAxis*>(y_);
@@ -309,6 +305,21 @@ void MetricChart::rescale() {
   // Losses, rates and throughputs are never negative: no axis below zero for them.
   const double lo = y0 >= 0 ? std::max(0.0, y0 - pad) : y0 - pad;
   apply(y, roundTicks(lo, y1 + pad, area.height(), gap));
+}
+
+void MetricChart::setLogRange(double lo, double hi, double pixels, double min_gap) {
+  // Whole decades; Qt Charts labels the powers of the axis's base inside the range, so a base
+  // of 10^k labels every k-th decade: the smallest k whose labels fit min_gap apart.
+  const int e0 = static_cast<int>(std::floor(std::log10(std::max(lo, 1e-30)) + 1e-9));
+  const int e1 = std::max(e0 + 1, static_cast<int>(std::ceil(std::log10(std::max(hi, 1e-30)) - 1e-9)));
+  const int max_ticks = maxTicks(pixels, min_gap);
+  int k = 1;
+  while (static_cast<int>(std::floor(e1 / double(k)) - std::ceil(e0 / double(k))) + 1 > max_ticks) ++k;
+  auto* axis = static_cast<QLogValueAxis*>(y_);
+  axis->setBase(std::pow(10.0, k));
+  // Rounding in Qt's logarithm drops a power that is exactly the range's end (the lowest
+  // decade went unlabelled): the range reaches a hair past both.
+  axis->setRange(std::pow(10.0, e0) * (1 - 1e-9), std::pow(10.0, e1) * (1 + 1e-9));
 }
 
 }  // namespace nl::app

@@ -56,6 +56,7 @@ class MetricChart : public QChartView {
 
  private:
   void applyPalette();
+  void setLogRange(double lo, double hi, double pixels, double min_gap);
   QLineSeries* lineFor(const QString& name, const QColor& color, bool dashed, qreal width);
   std::map<QString, QLineSeries*> lines_;
   std::map<QString, QAreaSeries*> bands_;
