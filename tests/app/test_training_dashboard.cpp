@@ -68,6 +68,7 @@ bool waitFinished(app::TrainingUi* t, int ms) {
   return spy.wait(ms);
 }
 
+
 }  // namespace
 
 // A shown, active main window (so F5, F6 and Shift+F5 reach its actions) with a copy of the

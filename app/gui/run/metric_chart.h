@@ -6,6 +6,7 @@
 #include <QColor>
 #include <QList>
 #include <QPointF>
+#include <QString>
 #include <map>
 
 class QAreaSeries;
@@ -15,6 +16,18 @@ class QLogValueAxis;
 class QAbstractAxis;
 
 namespace nl::app {
+
+// Ticks for a linear axis over [lo, hi] drawn `pixels` long: a step of 1, 2 or 5 × 10^k (at
+// least `min_step`), the range widened to multiples of it, as many ticks as fit `min_gap`
+// pixels apart (a Qt Charts axis elides every label to "..." when they are closer than a
+// label's height), and a printf-style label format that shows every tick distinctly in one
+// notation: fixed for magnitudes from 0.001 to 10^5, scientific outside it.
+struct AxisTicks {
+  double lo = 0, hi = 1, step = 1;
+  int count = 2;
+  QString format = QStringLiteral("%.0f");
+};
+AxisTicks roundTicks(double lo, double hi, double pixels, double min_gap, double min_step = 0);
 
 class MetricChart : public QChartView {
   Q_OBJECT
@@ -43,6 +56,7 @@ class MetricChart : public QChartView {
 
  private:
   void applyPalette();
+  void setLogRange(double lo, double hi, double pixels, double min_gap);
   QLineSeries* lineFor(const QString& name, const QColor& color, bool dashed, qreal width);
   std::map<QString, QLineSeries*> lines_;
   std::map<QString, QAreaSeries*> bands_;
@@ -51,6 +65,7 @@ class MetricChart : public QChartView {
   bool log_y_;
   bool fixed_y_ = false;
   double fixed_lo_ = 0, fixed_hi_ = 1;
+  QSizeF scaled_for_;  // the plot area's size at the last rescale
 };
 
 }  // namespace nl::app
