@@ -75,6 +75,7 @@ double cpu_power_sum(const Tensor& g, double p) {
 
 // The same quantity through tensor ops, for gradients on other devices or in other layouts.
 double tensor_power_sum(const Tensor& g, double p) {
+  if (g.numel() == 0) return 0.0;  // amax has no identity to give for an empty tensor
   Tensor a = abs(g.to(DType::Float32));
   if (std::isinf(p)) return amax(a).item();
   if (p == 2) return sum(square(a)).item();

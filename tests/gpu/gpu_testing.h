@@ -3,6 +3,13 @@
 // Each test file is one executable registered with CTest; with no CUDA device it prints
 // the reason and exits 77, which CTest reports as skipped.
 //
+// Rehearsal: `gpu_test_x --emulated` runs the cases on the emulated cuda:0 of
+// tests/emulated_device where no GPU answers (CTest: gpu_emulated.*). The emulated device
+// runs the CPU's kernels, so the comparisons are not a test of the CUDA kernels; they test
+// the tests and everything above the kernels, so the first minutes on a real GPU are not
+// spent on a broken test. Cases about the CUDA backend itself (its allocator, graphs,
+// deferred checks, its own kernels called directly) start with NL_GPU_REAL_DEVICE_ONLY.
+//
 // The core is check_parity(): a test-backend-ops style comparison that runs one op (or a
 // whole layer) on the CPU backend and on cuda:0 from the same inputs and compares the
 // output and the gradient of every input that requires grad.
@@ -62,12 +69,26 @@ Tensor random_input(const Shape& shape, uint64_t seed, bool requires_grad = true
 
 int run_all(int argc, char** argv);
 
+// True while rehearsing on the emulated device.
+bool emulated();
+// Thrown by NL_GPU_REAL_DEVICE_ONLY while rehearsing: the case is reported and not run.
+class RealDeviceOnly : public std::runtime_error {
+ public:
+  explicit RealDeviceOnly(const std::string& why) : std::runtime_error(why) {}
+};
+
 }  // namespace nl::gpu_test
 
 #define NL_GPU_TEST(name)                                                  \
   static void name();                                                      \
   static ::nl::gpu_test::Register name##_registration(#name, &name);      \
   static void name()
+
+// First statement of a case that tests the CUDA backend itself: skipped while rehearsing.
+#define NL_GPU_REAL_DEVICE_ONLY(why)                                                  \
+  do {                                                                                \
+    if (::nl::gpu_test::emulated()) throw ::nl::gpu_test::RealDeviceOnly(why);        \
+  } while (0)
 
 #define NL_GPU_CHECK(cond, ...) \
   do {                          \

@@ -21,6 +21,7 @@ constexpr int64_t kMiB = 1024 * 1024;
 }  // namespace
 
 NL_GPU_TEST(freed_blocks_are_reused_without_the_driver) {
+  NL_GPU_REAL_DEVICE_ONLY("the CUDA caching allocator and the GPU's memory");
   { Tensor warm = empty({16 * kMiB / 4}, {.device = kGpu}); }
   DeviceMemoryStats before = memory_stats(kGpu);
   for (int i = 0; i < 10; ++i) Tensor t = empty({16 * kMiB / 4}, {.device = kGpu});
@@ -33,6 +34,7 @@ NL_GPU_TEST(freed_blocks_are_reused_without_the_driver) {
 }
 
 NL_GPU_TEST(empty_cache_returns_memory_to_the_driver) {
+  NL_GPU_REAL_DEVICE_ONLY("the CUDA caching allocator and the GPU's memory");
   { Tensor t = empty({64 * kMiB / 4}, {.device = kGpu}); }
   const int64_t reserved = memory_stats(kGpu).reserved_bytes;
   empty_cache(kGpu);
@@ -42,6 +44,7 @@ NL_GPU_TEST(empty_cache_returns_memory_to_the_driver) {
 }
 
 NL_GPU_TEST(out_of_memory_names_the_size_and_a_smaller_run_succeeds) {
+  NL_GPU_REAL_DEVICE_ONLY("the CUDA caching allocator and the GPU's memory");
   const int64_t total = memory_stats(kGpu).device_total_bytes;
   std::string message;
   try {
@@ -73,6 +76,7 @@ NL_GPU_TEST(out_of_memory_names_the_size_and_a_smaller_run_succeeds) {
 }
 
 NL_GPU_TEST(the_cache_is_released_before_memory_runs_out) {
+  NL_GPU_REAL_DEVICE_ONLY("the CUDA caching allocator and the GPU's memory");
   // Fill the cache with blocks of one size, then ask for one block bigger than what is
   // left: the allocator must give its cache back and succeed.
   empty_cache(kGpu);
@@ -116,6 +120,7 @@ NL_GPU_TEST(pin_memory_round_trip_keeps_values_and_dtype) {
 }
 
 NL_GPU_TEST(a_training_run_too_big_for_the_gpu_fails_cleanly_and_a_smaller_one_trains) {
+  NL_GPU_REAL_DEVICE_ONLY("the CUDA caching allocator and the GPU's memory");
   // Linear(16 → 2^20): at batch 40,000 the output alone is 160 GiB, more than any GPU here.
   auto run_with_batch = [](int64_t batch) {
     const int64_t n = batch * 2;

@@ -177,6 +177,7 @@ NL_GPU_TEST(batch_norm_errors) {
     e = error_of([&] { batch_norm(random_input({2, 4}, 601, false).to(d), Tensor(), Tensor(), Tensor(), Tensor(), false, 0.1, 1e-5); });
     NL_GPU_CHECK(contains(e, "evaluation mode needs running_mean"), d.str(), " said: ", e);
   }
+  if (gpu_test::emulated()) return;  // the rest is about the CUDA kernel itself
   // The kernel refuses what the op would have refused, with the same words.
   Tensor x = zeros({1, 4}, {.device = kCuda});
   Tensor out = zeros({1, 4}, {.device = kCuda}), sm = zeros({4}, {.device = kCuda}), si = zeros({4}, {.device = kCuda});

@@ -131,6 +131,7 @@ NL_GPU_TEST(reduce_backend_prod_and_int_edge_values) {
 }
 
 NL_GPU_TEST(reduce_backend_half_types) {
+  NL_GPU_REAL_DEVICE_ONLY("calls the CUDA reduction kernels with half types directly");
   // The CUDA backend also reduces float16/bfloat16 (accumulating in float); compare with
   // the CPU reducing the same values widened to float32.
   const Tensor x = random_input({37, 300}, 21, false);
