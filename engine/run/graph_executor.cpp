@@ -167,9 +167,33 @@ void GraphModel::find_fusions() {
   }
 }
 
+// Note [Host values in a model on a device]: imported graphs compute some tensors on the
+// host whatever the model's device: Shape and Size give host shape values, and what is built
+// from them (ConstantOfShape's zeros, a Range) stays there (Note [Devices of generic ops] in
+// engine/graph/onnx_ops/onnx_op.h). When such a tensor reaches a layer of a model running on
+// a device, it joins the device here: every host input of a Netloom layer, and the
+// floating-point ones of a generic OnnxOp node (its integer inputs may be shape values it
+// reads on the host, and it brings them over itself where it uses them as data). The
+// model's device is that of its inputs.
+namespace {
+
+Device device_of(const std::vector<Tensor>& graph_inputs) {
+  for (const Tensor& t : graph_inputs)
+    if (t.defined() && !t.device().is_cpu()) return t.device();
+  return Device::cpu();
+}
+
+void bring_host_values(std::vector<Tensor>& args, Device device, bool generic_op) {
+  for (Tensor& t : args)
+    if (t.defined() && t.device().is_cpu() && (!generic_op || is_floating(t.dtype()))) t = t.to(device);
+}
+
+}  // namespace
+
 void GraphModel::evaluate(const std::vector<Tensor>& graph_inputs, const std::vector<int>& wanted,
                           std::vector<std::vector<Tensor>>& values, bool fuse) {
   values.assign(steps_.size(), {});
+  const Device device = device_of(graph_inputs);
   std::vector<Tensor> args;
   for (int s : wanted) {
     Step& step = steps_[s];
@@ -185,6 +209,7 @@ void GraphModel::evaluate(const std::vector<Tensor>& graph_inputs, const std::ve
         }
         args.push_back(values[src].at(port));
       }
+      if (!device.is_cpu()) bring_host_values(args, device, step.type == "OnnxOp");
     }
     try {
       if (fuse && relu_after_[s] >= 0 && args.size() == 1) {

@@ -14,6 +14,7 @@
 #include <optional>
 
 #include "engine/core/generator.h"
+#include "engine/graph/model_graph.h"
 #include "engine/io/npy.h"
 #include "engine/optim/adam.h"
 #include "engine/ops/ops.h"
@@ -187,6 +188,59 @@ class OnnxOnDevice : public QObject {
                                 .arg(name.c_str()).arg(i + 1).arg(dev[i]).arg(cpu[i])));
     }
     QVERIFY(seen >= 5);
+  }
+
+  // Host values meeting Netloom layers on the device (Note [Host values in a model on a
+  // device], engine/run/graph_executor.cpp): a generic ConstantOfShape with a constant shape
+  // has no device input, so its ones are made on the host; they feed a Netloom Add beside a
+  // Linear on the device, and the graph trains there as on the CPU.
+  void host_values_join_netloom_layers_on_the_device() {
+    using namespace nl::graph;
+    ModelGraph g;
+    auto node = [&](const std::string& type, const std::string& name, const AttrMap& attrs,
+                    const std::vector<PortRef>& in) {
+      auto r = g.add_node(type, name, attrs);
+      if (!r) qFatal("%s: %s", name.c_str(), r.error.c_str());
+      for (size_t i = 0; i < in.size(); ++i)
+        if (auto c = g.connect({in[i], {r.value, static_cast<int>(i)}}); !c) qFatal("%s", c.error.c_str());
+      return r.value;
+    };
+    using V = std::vector<int64_t>;
+    NodeId x = node("Input", "x", {{"shape", V{-1, 4}}}, {});
+    NodeId fc = node("Linear", "fc", {{"out_features", int64_t{3}}}, {{x, 0}});
+    NodeId ones = node("OnnxOp", "ones",
+                       {{"op_type", std::string("ConstantOfShape")}, {"opset", int64_t{17}}, {"num_outputs", int64_t{1}},
+                        {"inputs", std::string("const")}, {"in0.value", V{1, 3}}, {"in0.shape", V{2}},
+                        {"value", std::vector<double>{1.0}}},
+                       {});
+    NodeId shifted = node("Add", "shifted", {}, {{fc, 0}, {ones, 0}});
+    node("Output", "y", {}, {{shifted, 0}});
+    auto losses = [&](Device device) {
+      run::GraphExecutor executor;
+      manual_seed(5);
+      auto model = executor.build(g);
+      model->to(device);
+      Tensor xs = randn({8, 4}).to(device);
+      optim::Adam opt(model->parameters(), {.lr = 1e-2});
+      std::vector<double> out;
+      for (int step = 0; step < 3; ++step) {
+        opt.zero_grad();
+        Tensor y = model->run({{"x", xs}}).at("y");
+        if (y.device() != device) throw Error("y came back on " + y.device().str());
+        Tensor loss = sum(square(y));
+        loss.backward();
+        opt.step();
+        out.push_back(loss.item());
+      }
+      return out;
+    };
+    std::vector<double> cpu = losses(Device::cpu()), dev;
+    try {
+      dev = losses(device_->device());
+    } catch (const Error& e) {
+      QFAIL(e.what());
+    }
+    for (size_t i = 0; i < cpu.size(); ++i) QVERIFY(std::fabs(dev[i] - cpu[i]) <= 1e-4 * (1 + std::fabs(cpu[i])));
   }
 
   void every_backend_case_that_runs_on_the_cpu_runs_on_the_device() {
