@@ -21,6 +21,7 @@
 #include "engine/backends/graph_capture.h"
 #include "engine/nn/nn.h"
 #include "engine/optim/optim.h"
+#include "tests/emulated_device/emulated_device.h"
 #include "tests/benchmarks/bench_common.h"
 #include "tests/benchmarks/train_workloads.h"
 #if __has_include("engine/core/autocast.h")
@@ -180,7 +181,7 @@ double run(const Workload& w, int warmup, int steps, bool bf16, bool graphs) {
 int main(int argc, char** argv) {
   std::string only;
   int steps = 30, warmup = 10;
-  bool bf16 = false, graphs = false;
+  bool bf16 = false, graphs = false, emulated = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--workload" && i + 1 < argc) only = argv[++i];
@@ -188,6 +189,7 @@ int main(int argc, char** argv) {
     else if (a == "--warmup" && i + 1 < argc) warmup = std::atoi(argv[++i]);
     else if (a == "--bf16") bf16 = true;
     else if (a == "--cuda-graphs") graphs = true;
+    else if (a == "--emulated") emulated = true;
     else {
       usage();
       return 2;
@@ -203,6 +205,11 @@ int main(int argc, char** argv) {
     return 2;
   }
 #endif
+  // --emulated: a rehearsal of this program on the emulated cuda:0 (tests/emulated_device)
+  // where no GPU answers, so a broken benchmark is found before the GPU minutes start. Its
+  // times mean nothing.
+  std::unique_ptr<nl::testing::EmulatedDevice> emulation;
+  if (emulated) emulation = std::make_unique<nl::testing::EmulatedDevice>();
   if (!backend_available(Device::cuda(0))) {
     std::fprintf(stderr, "bench_gpu_train: no CUDA device: %s\n", device_unavailable_reason(Device::cuda(0)).c_str());
     return 77;

@@ -94,8 +94,12 @@ WORKLOADS = [
 ]
 
 
-def run(arch, batch, sample, classes, adam, warmup, steps, bf16):
-    dev = torch.device("cuda:0")
+def sync(dev):
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def run(arch, batch, sample, classes, adam, warmup, steps, bf16, dev):
     torch.manual_seed(0)
     m = model(arch).to(dev).train()
     # PyTorch's default optimiser implementation (foreach on CUDA), as a user would get it.
@@ -103,16 +107,16 @@ def run(arch, batch, sample, classes, adam, warmup, steps, bf16):
                                                                                  momentum=0.9)
     x = torch.randn(batch, *sample, device=dev)
     y = torch.randint(0, classes, (batch,), device=dev)
-    torch.cuda.synchronize()
+    sync(dev)
     times = []
     for s in range(warmup + steps):
         t0 = time.perf_counter()
         opt.zero_grad()
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16):
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
             loss = nn.functional.cross_entropy(m(x), y)
         loss.backward()
         opt.step()
-        torch.cuda.synchronize()
+        sync(dev)
         t1 = time.perf_counter()
         if s >= warmup:
             times.append((t1 - t0) * 1e3)
@@ -125,6 +129,8 @@ def main():
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--bf16", action="store_true")
+    # cpu: a rehearsal of this script where no GPU answers; its times mean nothing.
+    ap.add_argument("--device", default="cuda:0")
     args = ap.parse_args()
     names = [w[0] for w in WORKLOADS]
     if args.workload and args.workload not in names:
@@ -134,7 +140,8 @@ def main():
             continue
         row = {"workload": name, "bf16": args.bf16}
         try:
-            row["torch_ms"] = round(run(arch, batch, sample, classes, adam, args.warmup, args.steps, args.bf16), 3)
+            row["torch_ms"] = round(run(arch, batch, sample, classes, adam, args.warmup, args.steps, args.bf16,
+                                       torch.device(args.device)), 3)
         except RuntimeError as e:  # e.g. out of memory: report it, go on with the next
             row["torch_error"] = str(e).splitlines()[0]
         print(json.dumps(row), flush=True)
