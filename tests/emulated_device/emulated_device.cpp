@@ -16,6 +16,8 @@ namespace nl::testing {
 namespace {
 
 std::atomic<long> g_kernel_calls{0};
+std::atomic<long long> g_memory_limit{0};  // 0: none
+std::atomic<long long> g_out_of_memory_errors{0};
 std::atomic<long> g_reduced_precision_calls{0};
 std::atomic<long long> g_allocated{0};
 
@@ -23,8 +25,17 @@ std::atomic<long long> g_allocated{0};
 class EmulatedAllocator final : public Allocator {
  public:
   void* allocate(size_t nbytes) override {
+    const long long limit = g_memory_limit.load();
+    if (limit > 0 && g_allocated.load() + static_cast<long long>(nbytes) > limit) {
+      // As the CUDA allocator words it (engine/backends/cuda/cuda_allocator.cpp).
+      ++g_out_of_memory_errors;
+      auto mib = [](long long b) { return std::to_string(b / (1024 * 1024)) + " MiB"; };
+      throw OutOfMemoryError("cuda:0 is out of memory: tried to allocate " + mib(static_cast<long long>(nbytes)) +
+                             "; tensors hold " + mib(g_allocated.load()) + ", the GPU has " + mib(limit) +
+                             " (emulated). Use a smaller batch or model, or free tensors you keep.");
+    }
     void* p = std::aligned_alloc(64, (nbytes + 63) / 64 * 64);
-    NL_CHECK(p != nullptr, "emulated cuda:0: out of host memory for ", nbytes, " bytes");
+    if (!p) throw OutOfMemoryError("cuda:0 (emulated) is out of memory: the host refused " + std::to_string(nbytes) + " bytes");
     g_allocated += static_cast<long long>(nbytes);
     return p;
   }
@@ -118,6 +129,9 @@ class EmulatedBackend final : public Backend {
   DeviceMemoryStats memory_stats() override {
     DeviceMemoryStats s;
     s.allocated_bytes = s.reserved_bytes = g_allocated.load();
+    s.device_total_bytes = g_memory_limit.load();
+    s.device_free_bytes = s.device_total_bytes > 0 ? s.device_total_bytes - s.allocated_bytes : 0;
+    s.out_of_memory_errors = g_out_of_memory_errors.load();
     return s;
   }
 
@@ -254,5 +268,6 @@ EmulatedDevice::~EmulatedDevice() {
 long EmulatedDevice::kernel_calls() { return g_kernel_calls.load(); }
 long EmulatedDevice::reduced_precision_calls() { return g_reduced_precision_calls.load(); }
 long long EmulatedDevice::allocated_bytes() { return g_allocated.load(); }
+void EmulatedDevice::set_memory_limit(long long bytes) { g_memory_limit = bytes; }
 
 }  // namespace nl::testing

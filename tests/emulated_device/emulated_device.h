@@ -42,6 +42,10 @@ class EmulatedDevice {
   static long reduced_precision_calls();
   // Bytes held by live tensors on the emulated device.
   static long long allocated_bytes();
+  // The emulated GPU's memory: allocations beyond it throw nl::OutOfMemoryError worded as
+  // the CUDA allocator's, so out-of-memory handling above the allocator can be tested.
+  // 0 (the default): no limit.
+  static void set_memory_limit(long long bytes);
 
  private:
   bool emulated_ = false;

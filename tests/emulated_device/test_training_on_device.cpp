@@ -11,6 +11,7 @@
 
 #include "engine/backends/backend.h"
 #include "engine/data/data.h"
+#include "engine/graph/model_graph.h"
 #include "engine/nn/nn.h"
 #include "engine/ops/ops.h"
 #include "engine/optim/optim.h"
@@ -302,6 +303,57 @@ class TrainingOnDevice : public QObject {
     bool said = false;
     for (const auto& m : sink.lines) said = said || m.find("CUDA graphs off: the emulated cuda:0") == 0;
     QVERIFY2(said, sink.lines.empty() ? "no message" : sink.lines.front().c_str());
+  }
+
+  // A batch too big for the GPU: the error names the step, the layer and the sizes, every
+  // tensor of the failed step is given back, and a smaller batch then trains in the same
+  // process (the emulated GPU has 64 MiB here; the real allocator's own part of this is
+  // tests/gpu/test_allocator.cpp).
+  void out_of_memory_names_step_and_layer_and_a_smaller_batch_trains() {
+    if (!device_->is_emulated()) QSKIP("needs the emulated GPU's memory limit");
+    using namespace nl::graph;
+    ModelGraph g;
+    auto node = [&](const std::string& type, const std::string& name, const AttrMap& attrs,
+                    const std::vector<PortRef>& in) {
+      auto r = g.add_node(type, name, attrs);
+      if (!r) qFatal("%s: %s", name.c_str(), r.error.c_str());
+      for (size_t i = 0; i < in.size(); ++i)
+        if (auto c = g.connect({in[i], {r.value, static_cast<int>(i)}}); !c) qFatal("%s", c.error.c_str());
+      return r.value;
+    };
+    NodeId x = node("Input", "x", {{"shape", std::vector<int64_t>{-1, 16}}}, {});
+    NodeId wide = node("Linear", "wide", {{"out_features", int64_t{8192}}}, {{x, 0}});
+    NodeId act = node("ReLU", "act", {}, {{wide, 0}});
+    NodeId head = node("Linear", "head", {{"out_features", int64_t{3}}}, {{act, 0}});
+    node("Output", "y", {}, {{head, 0}});
+    run::GraphExecutor executor;
+    auto model = executor.build(g);
+    model->to(device_->device());
+    auto opt = std::make_shared<optim::SGD>(model->parameters(), optim::SGDOptions{.lr = 0.01});
+    auto data = std::make_shared<data::TensorDataset>(randn({8192, 16}), zeros({8192}, {.dtype = DType::Int64}));
+    auto fit_with_batch = [&](int64_t batch) {
+      data::DataLoader loader(data, {.batch_size = batch, .pin_memory = true});
+      run::Trainer trainer(model, opt, {.epochs = 1, .device = device_->device()});
+      return trainer.fit(loader);
+    };
+    testing::EmulatedDevice::set_memory_limit(64ll << 20);
+    const long long before = testing::EmulatedDevice::allocated_bytes();
+    std::string message;
+    try {
+      fit_with_batch(4096);  // "wide" alone would be 128 MiB
+    } catch (const OutOfMemoryError& e) {
+      message = e.what();
+    }
+    QVERIFY2(message.find("training step 1 on cuda:0: wide (Linear): cuda:0 is out of memory: tried to allocate "
+                          "128 MiB") == 0,
+             message.c_str());
+    QVERIFY2(message.find("A smaller batch size needs less memory.") != std::string::npos, message.c_str());
+    // Nothing of the failed step is left on the device.
+    QCOMPARE(testing::EmulatedDevice::allocated_bytes(), before);
+    run::RunResult small = fit_with_batch(64);
+    testing::EmulatedDevice::set_memory_limit(0);
+    QVERIFY2(small.status == run::RunStatus::Completed, small.message.c_str());
+    QCOMPARE(small.global_step, int64_t{128});
   }
 
   void nan_guard_names_the_exact_step_on_the_device() {

@@ -115,6 +115,8 @@ int run_all(int argc, char** argv) {
       return 77;  // CTest's SKIP_RETURN_CODE for these tests
     }
     emulation() = std::make_unique<testing::EmulatedDevice>();
+    // A small "GPU", so the out-of-memory cases rehearse without taking the host's memory.
+    testing::EmulatedDevice::set_memory_limit(256ll << 20);
     std::printf("EMULATED: no GPU answers; rehearsing on the emulated cuda:0 (tests/emulated_device)\n");
   }
   const char* filter = argc > 1 ? argv[1] : nullptr;

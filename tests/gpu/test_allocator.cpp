@@ -44,7 +44,6 @@ NL_GPU_TEST(empty_cache_returns_memory_to_the_driver) {
 }
 
 NL_GPU_TEST(out_of_memory_names_the_size_and_a_smaller_run_succeeds) {
-  NL_GPU_REAL_DEVICE_ONLY("the CUDA caching allocator and the GPU's memory");
   const int64_t total = memory_stats(kGpu).device_total_bytes;
   std::string message;
   try {
