@@ -182,8 +182,11 @@ RunResult Trainer::fit(data::DataLoader& train, data::DataLoader* validation, Tr
     // smaller run in this process starts from an empty device.
     pending_.clear();
     if (!options_.device.is_cpu()) empty_cache(options_.device);
+    // The allocator's own message usually gives the advice already.
+    const std::string what = e.what();
+    const bool advised = what.find("smaller batch") != std::string::npos;
     throw OutOfMemoryError("training step " + std::to_string(global_step_ + 1) + " on " + options_.device.str() +
-                           ": " + e.what() + " A smaller batch size needs less memory.");
+                           ": " + what + (advised ? "" : " A smaller batch size needs less memory."));
   }
 }
 

@@ -1,7 +1,8 @@
 // Training on a GPU from the main window, offscreen, as a user does it: Train Settings lists
 // cuda:0 (the emulated device of emulated_device.h where no GPU answers), choosing it shows
 // the GPU rows (precision, TF32, CUDA graphs), F5 trains the shapes example there, and the
-// dashboard shows the run's GPU memory, its samples and its confusion matrix.
+// dashboard shows the run's GPU memory, its samples and its confusion matrix; a run too big
+// for the GPU ends with a message saying so.
 #include <QApplication>
 #include <QCheckBox>
 #include <QComboBox>
@@ -90,6 +91,20 @@ class TestWindowOnDevice : public QObject {
     for (int64_t a = 0; a < d->confusionView()->classCount(); ++a)
       for (int64_t b = 0; b < d->confusionView()->classCount(); ++b) total += d->confusionView()->cell(a, b);
     QCOMPARE(total, int64_t{80});
+
+    // The same run on a GPU too small for it: the dashboard says so and how to fix it, and
+    // the window stays usable. (The emulated GPU gets 1 MiB of memory here.)
+    if (!device_->is_emulated()) return;
+    testing::EmulatedDevice::set_memory_limit(1ll << 20);
+    QSignalSpy failed(t->controller(), &app::RunController::finished);
+    QTest::keyClick(&w, Qt::Key_F5);
+    QVERIFY(failed.wait(120000));
+    testing::EmulatedDevice::set_memory_limit(0);
+    QCOMPARE(t->controller()->result().status, run::RunStatus::Failed);
+    QCOMPARE(d->statusLabel()->text(), QString("failed"));
+    const QString shown = d->messageLabel()->text();
+    QVERIFY2(shown.contains("cuda:0 is out of memory") && shown.contains("smaller batch"), qPrintable(shown));
+    QVERIFY(t->startAction()->isEnabled());
   }
 };
 
