@@ -115,7 +115,9 @@ Tensor wrap_integer(const Tensor& x, DType to);
 // outputs there. Shape values are the exception: Shape and Size give host tensors, and
 // integer constants stay on the host, so shape arithmetic (Shape → Gather → Concat →
 // Reshape) never waits for a GPU. When such a host tensor meets device data as an operand
-// (Add, Where, Concat …), the op first brings its operands together with same_device.
+// (Add, Where, Concat …), the op first brings its operands together with same_device; the
+// executor does the same for Netloom layers (Note [Host values in a model on a device] in
+// engine/run/graph_executor.cpp).
 Tensor on_device(const Tensor& t, Device device);  // t itself when already there (or undefined)
 // The device of the first defined input not on the CPU, else the CPU.
 Device data_device(const std::vector<Tensor>& inputs);
