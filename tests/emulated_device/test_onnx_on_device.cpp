@@ -22,6 +22,8 @@
 #include "engine/run/graph_executor.h"
 #include "importers/onnx/onnx_import.h"
 #include "tests/emulated_device/emulated_device.h"
+#include "tests/importers/onnx_backend_case.h"
+#include "tests/importers/onnx_testing.h"
 
 using namespace nl;
 namespace fs = std::filesystem;
@@ -46,17 +48,10 @@ std::optional<Case> read_case(const fs::path& dir) {
       if (!v.type().has_tensor_type()) return std::nullopt;
   Case c;
   c.op = m.graph().node_size() ? m.graph().node(0).op_type() : "";
-  const fs::path data = dir / "test_data_set_0";
   try {
-    for (int i = 0; fs::exists(data / ("input_" + std::to_string(i) + ".pb")); ++i) {
-      std::string name;
-      int32_t declared = i < m.graph().input_size() ? m.graph().input(i).type().tensor_type().elem_type() : 0;
-      Tensor t = importers::read_onnx_tensor_file((data / ("input_" + std::to_string(i) + ".pb")).string(), &name,
-                                                  declared);
-      if (name.empty() && i < m.graph().input_size()) name = m.graph().input(i).name();
-      c.inputs[name] = t;
-      c.input_order.push_back(name);
-    }
+    onnx_testing::BackendCaseData data = onnx_testing::read_backend_case(m, dir / "test_data_set_0");
+    c.inputs = std::move(data.inputs);
+    c.input_order = std::move(data.input_order);
   } catch (const Error&) {
     return std::nullopt;
   }
@@ -197,24 +192,16 @@ class OnnxOnDevice : public QObject {
   void host_values_join_netloom_layers_on_the_device() {
     using namespace nl::graph;
     ModelGraph g;
-    auto node = [&](const std::string& type, const std::string& name, const AttrMap& attrs,
-                    const std::vector<PortRef>& in) {
-      auto r = g.add_node(type, name, attrs);
-      if (!r) qFatal("%s: %s", name.c_str(), r.error.c_str());
-      for (size_t i = 0; i < in.size(); ++i)
-        if (auto c = g.connect({in[i], {r.value, static_cast<int>(i)}}); !c) qFatal("%s", c.error.c_str());
-      return r.value;
-    };
     using V = std::vector<int64_t>;
-    NodeId x = node("Input", "x", {{"shape", V{-1, 4}}}, {});
-    NodeId fc = node("Linear", "fc", {{"out_features", int64_t{3}}}, {{x, 0}});
-    NodeId ones = node("OnnxOp", "ones",
+    NodeId x = onnx_testing::add(g, "Input", "x", {{"shape", V{-1, 4}}}, {});
+    NodeId fc = onnx_testing::add(g, "Linear", "fc", {{"out_features", int64_t{3}}}, {{x, 0}});
+    NodeId ones = onnx_testing::add(g, "OnnxOp", "ones",
                        {{"op_type", std::string("ConstantOfShape")}, {"opset", int64_t{17}}, {"num_outputs", int64_t{1}},
                         {"inputs", std::string("const")}, {"in0.value", V{1, 3}}, {"in0.shape", V{2}},
                         {"value", std::vector<double>{1.0}}},
                        {});
-    NodeId shifted = node("Add", "shifted", {}, {{fc, 0}, {ones, 0}});
-    node("Output", "y", {}, {{shifted, 0}});
+    NodeId shifted = onnx_testing::add(g, "Add", "shifted", {}, {{fc, 0}, {ones, 0}});
+    onnx_testing::add(g, "Output", "y", {}, {{shifted, 0}});
     auto losses = [&](Device device) {
       run::GraphExecutor executor;
       manual_seed(5);

@@ -20,6 +20,7 @@
 #include "engine/run/trainer.h"
 #include "engine/run/training_run.h"
 #include "tests/emulated_device/emulated_device.h"
+#include "tests/importers/onnx_testing.h"
 
 using namespace nl;
 namespace fs = std::filesystem;
@@ -313,19 +314,11 @@ class TrainingOnDevice : public QObject {
     if (!device_->is_emulated()) QSKIP("needs the emulated GPU's memory limit");
     using namespace nl::graph;
     ModelGraph g;
-    auto node = [&](const std::string& type, const std::string& name, const AttrMap& attrs,
-                    const std::vector<PortRef>& in) {
-      auto r = g.add_node(type, name, attrs);
-      if (!r) qFatal("%s: %s", name.c_str(), r.error.c_str());
-      for (size_t i = 0; i < in.size(); ++i)
-        if (auto c = g.connect({in[i], {r.value, static_cast<int>(i)}}); !c) qFatal("%s", c.error.c_str());
-      return r.value;
-    };
-    NodeId x = node("Input", "x", {{"shape", std::vector<int64_t>{-1, 16}}}, {});
-    NodeId wide = node("Linear", "wide", {{"out_features", int64_t{8192}}}, {{x, 0}});
-    NodeId act = node("ReLU", "act", {}, {{wide, 0}});
-    NodeId head = node("Linear", "head", {{"out_features", int64_t{3}}}, {{act, 0}});
-    node("Output", "y", {}, {{head, 0}});
+    NodeId x = onnx_testing::add(g, "Input", "x", {{"shape", std::vector<int64_t>{-1, 16}}}, {});
+    NodeId wide = onnx_testing::add(g, "Linear", "wide", {{"out_features", int64_t{8192}}}, {{x, 0}});
+    NodeId act = onnx_testing::add(g, "ReLU", "act", {}, {{wide, 0}});
+    NodeId head = onnx_testing::add(g, "Linear", "head", {{"out_features", int64_t{3}}}, {{act, 0}});
+    onnx_testing::add(g, "Output", "y", {}, {{head, 0}});
     run::GraphExecutor executor;
     auto model = executor.build(g);
     model->to(device_->device());

@@ -13,6 +13,7 @@
 #include "importers/onnx/onnx_import.h"
 #include "engine/graph/onnx_ops/onnx_op.h"
 #include "engine/project/project.h"
+#include "onnx_backend_case.h"
 #include "onnx_testing.h"
 
 using namespace nl;
@@ -81,23 +82,10 @@ CaseResult run_case(const fs::path& dir) {
       if (!v.type().has_tensor_type())
         return {Outcome::Skip, r.op, "test data: '" + v.name() + "' is a sequence, optional or map value, not a tensor"};
   try {
-    for (int i = 0; fs::exists(data / ("input_" + std::to_string(i) + ".pb")); ++i) {
-      std::string name;
-      int32_t declared = i < m.graph().input_size() ? m.graph().input(i).type().tensor_type().elem_type() : 0;
-      Tensor t = importers::read_onnx_tensor_file((data / ("input_" + std::to_string(i) + ".pb")).string(), &name,
-                                                  declared);
-      if (name.empty() && i < m.graph().input_size()) name = m.graph().input(i).name();
-      inputs[name] = t;
-      input_order.push_back(name);
-    }
-    for (int i = 0; fs::exists(data / ("output_" + std::to_string(i) + ".pb")); ++i) {
-      std::string name;
-      int32_t declared = i < m.graph().output_size() ? m.graph().output(i).type().tensor_type().elem_type() : 0;
-      Tensor t = importers::read_onnx_tensor_file((data / ("output_" + std::to_string(i) + ".pb")).string(), &name,
-                                                  declared);
-      if (name.empty() && i < m.graph().output_size()) name = m.graph().output(i).name();
-      expected[name] = t;
-    }
+    BackendCaseData c = read_backend_case(m, data);
+    inputs = std::move(c.inputs);
+    expected = std::move(c.outputs);
+    input_order = std::move(c.input_order);
   } catch (const Error& e) {
     return {Outcome::Skip, r.op, std::string("test data: ") + first_line(e.what())};
   }
