@@ -15,9 +15,11 @@
 // the tests of tests/gpu/ compare the real kernels with the CPU.
 //
 // Matrix products and convolutions also take float64, float16 and bfloat16, as on a GPU
-// (computed in float32 and rounded to the output's dtype), so bf16 autocast runs. The
-// emulated device offers no fused optimiser kernels and no fused BatchNorm → ReLU, as code
-// must also work on backends without them, and it cannot capture CUDA graphs.
+// (computed in float32 and rounded to the output's dtype), so bf16 autocast runs. Graphs
+// are captured and replayed as on a GPU (Note [Emulated graph capture] in the .cpp), so the
+// trainer's CUDA-graph steps run. Fused optimiser kernels are offered only when asked for
+// (set_fused_updates): by default the optimisers' portable fallback runs. There is no fused
+// BatchNorm → ReLU, as on CUDA.
 #pragma once
 #include <string>
 
@@ -40,6 +42,12 @@ class EmulatedDevice {
   static long kernel_calls();
   // Of those, matrix products and convolutions with a float16 or bfloat16 result.
   static long reduced_precision_calls();
+  // Graphs captured and replays run so far.
+  static long graphs_captured();
+  static long graph_replays();
+  // Offer multi-tensor optimiser kernels (Backend::fused_updates), as the CUDA backend does;
+  // they run the CPU's fused loops. Off by default.
+  static void set_fused_updates(bool on);
   // Bytes held by live tensors on the emulated device.
   static long long allocated_bytes();
   // The emulated GPU's memory: allocations beyond it throw nl::OutOfMemoryError worded as

@@ -286,24 +286,85 @@ class TrainingOnDevice : public QObject {
     }
   }
 
-  void cuda_graphs_fall_back_to_eager_steps_with_the_reason() {
-    if (!device_->is_emulated()) QSKIP("a real GPU captures the step (tests/gpu/test_cuda_graphs.cpp)");
-    auto data = std::make_shared<data::TensorDataset>(randn({64, 4}), zeros({64}, {.dtype = DType::Int64}));
-    data::DataLoader loader(data, {.batch_size = 8});
-    auto model = std::make_shared<nn::Linear>(4, 3);
-    model->to(device_->device());
-    auto opt = std::make_shared<optim::Adam>(model->parameters(), optim::AdamOptions{});
-    run::Trainer trainer(model, opt, {.epochs = 2, .device = device_->device(), .cuda_graphs = true});
+  // CUDA graphs (Note [Replayed steps] in engine/run/trainer.cpp) on the emulated device,
+  // which captures and replays as a GPU does: SGD and Adam steps replayed from one captured
+  // step give the eager steps' losses, weights and optimiser state (the last, smaller batch
+  // of each epoch runs eagerly in between); Adam without device step counts (no fused
+  // kernels) cannot be captured and trains eagerly, saying why.
+  void cuda_graphs_replay_steps_as_eager_steps_do() {
+    if (!device_->is_emulated()) QSKIP("tests/gpu/test_cuda_graphs.cpp runs this on a real GPU");
     struct Messages : RecordingSink {
       std::vector<std::string> lines;
       void on_message(const std::string& m) override { lines.push_back(m); }
-    } sink;
-    run::RunResult r = trainer.fit(loader, nullptr, &sink);
-    QVERIFY2(r.status == run::RunStatus::Completed, r.message.c_str());
-    QCOMPARE(sink.steps.size(), size_t(16));
+    };
+    struct Run {
+      Messages sink;
+      run::RunResult result;
+      std::map<std::string, Tensor> weights, optimizer_state;
+    };
+    auto train = [&](bool graphs, bool adam) {
+      manual_seed(3);
+      auto data = std::make_shared<data::TensorDataset>(randn({100, 6}),
+                                                        tensor(std::vector<int64_t>(100, 1), {100}));
+      data::DataLoader loader(data, {.batch_size = 16, .shuffle = true, .seed = 2});
+      manual_seed(7);
+      auto model = std::make_shared<nn::Sequential>(std::vector<nn::ModulePtr>{
+          std::make_shared<nn::Linear>(6, 12), std::make_shared<nn::BatchNorm1d>(12), std::make_shared<nn::ReLU>(),
+          std::make_shared<nn::Linear>(12, 3)});
+      model->to(device_->device());
+      std::shared_ptr<optim::Optimizer> opt;
+      if (adam) opt = std::make_shared<optim::Adam>(model->parameters(), optim::AdamOptions{.lr = 1e-2});
+      else opt = std::make_shared<optim::SGD>(model->parameters(), optim::SGDOptions{.lr = 0.05, .momentum = 0.9});
+      run::Trainer trainer(model, opt, {.epochs = 3, .device = device_->device(), .metrics_every = 5, .cuda_graphs = graphs});
+      auto r = std::make_unique<Run>();
+      r->result = trainer.fit(loader, nullptr, &r->sink);
+      for (const auto& [name, t] : model->state_dict()) r->weights[name] = t.to(Device::cpu());
+      for (const auto& [name, t] : opt->state_dict().to_tensors("o.")) r->optimizer_state[name] = t.to(Device::cpu());
+      return r;
+    };
+    auto same = [](const Run& graphed, const Run& eager, const char* what) {
+      QVERIFY2(graphed.result.status == run::RunStatus::Completed, graphed.result.message.c_str());
+      QCOMPARE(graphed.sink.steps.size(), eager.sink.steps.size());
+      for (size_t i = 0; i < eager.sink.steps.size(); ++i)
+        QVERIFY2(std::fabs(graphed.sink.steps[i].loss - eager.sink.steps[i].loss) <= 1e-5 * (1 + eager.sink.steps[i].loss),
+                 qPrintable(QString("%1 step %2: %3 replayed, %4 eager")
+                                .arg(what).arg(i + 1).arg(graphed.sink.steps[i].loss).arg(eager.sink.steps[i].loss)));
+      for (const auto& [name, t] : eager.weights)
+        QVERIFY2(max_abs_diff(graphed.weights.at(name), t) <= 1e-5, qPrintable(QString("%1 %2").arg(what, name.c_str())));
+      QCOMPARE(graphed.optimizer_state.size(), eager.optimizer_state.size());
+      for (const auto& [name, t] : eager.optimizer_state)
+        QVERIFY2(max_abs_diff(graphed.optimizer_state.at(name), t) <= 1e-5, qPrintable(QString("%1 %2").arg(what, name.c_str())));
+    };
+
+    // SGD: the portable update replays as recorded kernels.
+    long captures = testing::EmulatedDevice::graphs_captured();
+    auto sgd_eager = train(false, false);
+    const long replays = testing::EmulatedDevice::graph_replays();
+    auto sgd_graphed = train(true, false);
+    QVERIFY2(sgd_graphed->sink.lines.empty(), sgd_graphed->sink.lines.empty() ? "" : sgd_graphed->sink.lines[0].c_str());
+    QVERIFY(testing::EmulatedDevice::graphs_captured() > captures);
+    // 18 full batches in 3 epochs; the first few run eagerly before the capture.
+    QVERIFY2(testing::EmulatedDevice::graph_replays() - replays >= 12,
+             qPrintable(QString::number(testing::EmulatedDevice::graph_replays() - replays)));
+    same(*sgd_graphed, *sgd_eager, "SGD");
+
+    // Adam needs its step counts on the device, which only fused kernels advance.
+    auto adam_eager = train(false, true);
+    auto fallback = train(true, true);
+    QVERIFY2(fallback->result.status == run::RunStatus::Completed, fallback->result.message.c_str());
     bool said = false;
-    for (const auto& m : sink.lines) said = said || m.find("CUDA graphs off: the emulated cuda:0") == 0;
-    QVERIFY2(said, sink.lines.empty() ? "no message" : sink.lines.front().c_str());
+    for (const auto& m : fallback->sink.lines)
+      said = said || (m.find("CUDA graphs off: the step cannot be captured") == 0 && m.find("step counts on the device") != std::string::npos);
+    QVERIFY2(said, fallback->sink.lines.empty() ? "no message" : fallback->sink.lines.front().c_str());
+    same(*fallback, *adam_eager, "Adam, eager after the failed capture");
+
+    testing::EmulatedDevice::set_fused_updates(true);
+    captures = testing::EmulatedDevice::graphs_captured();
+    auto adam_fused_eager = train(false, true), adam_graphed = train(true, true);
+    testing::EmulatedDevice::set_fused_updates(false);
+    QVERIFY2(adam_graphed->sink.lines.empty(), adam_graphed->sink.lines.empty() ? "" : adam_graphed->sink.lines[0].c_str());
+    QVERIFY(testing::EmulatedDevice::graphs_captured() > captures);
+    same(*adam_graphed, *adam_fused_eager, "Adam");
   }
 
   // A batch too big for the GPU: the error names the step, the layer and the sizes, every

@@ -117,6 +117,8 @@ int run_all(int argc, char** argv) {
     emulation() = std::make_unique<testing::EmulatedDevice>();
     // A small "GPU", so the out-of-memory cases rehearse without taking the host's memory.
     testing::EmulatedDevice::set_memory_limit(256ll << 20);
+    // Multi-tensor optimiser kernels, as the CUDA backend has (Adam's graph replays need them).
+    testing::EmulatedDevice::set_fused_updates(true);
     std::printf("EMULATED: no GPU answers; rehearsing on the emulated cuda:0 (tests/emulated_device)\n");
   }
   const char* filter = argc > 1 ? argv[1] : nullptr;

@@ -72,7 +72,6 @@ std::unique_ptr<Result> train(bool graphs, Opt which, bool dropout = false, bool
 }  // namespace
 
 NL_GPU_TEST(replayed_steps_train_as_eager_steps_do) {
-  NL_GPU_REAL_DEVICE_ONLY("CUDA graph capture");
   auto eager = train(false, Opt::Sgd);
   auto graphed = train(true, Opt::Sgd);
   NL_GPU_CHECK(graphed->run.status == run::RunStatus::Completed, graphed->run.message);
@@ -99,7 +98,6 @@ NL_GPU_TEST(replayed_steps_train_as_eager_steps_do) {
 // Adam's bias correction changes every step: the captured update reads the step counts from
 // the device and advances them there, so replays match eager steps.
 NL_GPU_TEST(adam_replays_with_its_step_counts_on_the_device) {
-  NL_GPU_REAL_DEVICE_ONLY("CUDA graph capture");
   auto eager = train(false, Opt::Adam);
   auto graphed = train(true, Opt::Adam);
   NL_GPU_CHECK(graphed->run.status == run::RunStatus::Completed, graphed->run.message);
@@ -116,7 +114,6 @@ NL_GPU_TEST(adam_replays_with_its_step_counts_on_the_device) {
 }
 
 NL_GPU_TEST(gradient_clipping_keeps_steps_eager_with_the_reason) {
-  NL_GPU_REAL_DEVICE_ONLY("CUDA graph capture");
   auto data = data::make_shapes({.samples = 96, .image_size = 28, .channels = 1, .classes = 3, .seed = 8});
   data::DataLoader loader(data, {.batch_size = 16, .pin_memory = true});
   auto model = small_cnn(false);
@@ -130,7 +127,6 @@ NL_GPU_TEST(gradient_clipping_keeps_steps_eager_with_the_reason) {
 }
 
 NL_GPU_TEST(dropout_cannot_be_captured_and_training_goes_on) {
-  NL_GPU_REAL_DEVICE_ONLY("CUDA graph capture");
   auto r = train(true, Opt::Sgd, true);
   NL_GPU_CHECK(r->run.status == run::RunStatus::Completed, r->run.message);
   NL_GPU_CHECK(r->sink.said("CUDA graphs off: the step cannot be captured"));
@@ -138,7 +134,6 @@ NL_GPU_TEST(dropout_cannot_be_captured_and_training_goes_on) {
 }
 
 NL_GPU_TEST(a_schedule_changing_every_step_turns_graphs_off) {
-  NL_GPU_REAL_DEVICE_ONLY("CUDA graph capture");
   auto r = train(true, Opt::Sgd, false, true);
   NL_GPU_CHECK(r->run.status == run::RunStatus::Completed, r->run.message);
   NL_GPU_CHECK(r->sink.said("changes the learning rate or momentum every step"));
