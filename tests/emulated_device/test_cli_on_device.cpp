@@ -1,7 +1,8 @@
 // The command line on a GPU (the emulated cuda:0 of emulated_device.h where no GPU answers),
 // run in-process as `netloom …` runs it: `netloom train --device cuda --precision bf16`
-// trains the shapes example there and saves a project whose weights load on the CPU, and
-// `netloom run --device cuda` gives the CPU's outputs for them.
+// trains the shapes example there and saves a project whose weights load on the CPU,
+// `netloom run --device cuda` gives the CPU's outputs for them, and `--cuda-graphs` replays
+// captured steps.
 #include <QtTest/QtTest>
 
 #include <filesystem>
@@ -66,6 +67,31 @@ class TestCliOnDevice : public QObject {
       ++compared;
     }
     QVERIFY(compared > 0);
+  }
+
+  // --cuda-graphs: SGD steps are captured once and replayed (the shapes example trains with
+  // Adam, which needs fused kernels for its device step counts: offered here as on a GPU).
+  void trainWithCudaGraphs() {
+    if (!device_->is_emulated()) QSKIP("tests/gpu/test_cuda_graphs.cpp covers a real GPU");
+    const fs::path root = dir_.path().toStdString();
+    project::Project p = project::load_project(NETLOOM_EXAMPLES_DIR "/shapes_cnn.netloom");
+    p.training.dataset.samples = 400;
+    // Its dropout draws random numbers every step, which a graph cannot replay (the run would
+    // say "CUDA graphs off" and train eagerly): a rate of 0 draws none.
+    const graph::Node* dropout = p.graph.find_by_name("dropout");
+    QVERIFY(dropout);
+    QVERIFY(p.graph.set_attribute(dropout->id, "p", 0.0));
+    project::save_project(p, (root / "graphs.netloom").string());
+    testing::EmulatedDevice::set_fused_updates(true);
+    const long captured = testing::EmulatedDevice::graphs_captured();
+    const long replays = testing::EmulatedDevice::graph_replays();
+    const int status = app::run_cli({"train", (root / "graphs.netloom").string(), "--epochs", "2", "--device", "cuda",
+                                     "--cuda-graphs", "--plain", "--out", (root / "graphs-run").string()});
+    testing::EmulatedDevice::set_fused_updates(false);
+    QCOMPARE(status, 0);
+    QCOMPARE(testing::EmulatedDevice::graphs_captured(), captured + 1);
+    QVERIFY(testing::EmulatedDevice::graph_replays() > replays + 5);
+    QVERIFY(fs::exists(root / "graphs-run" / "graphs.netloom"));
   }
 };
 
