@@ -23,8 +23,8 @@ Device device_from_setting(const std::string& text) {
   } else {
     NL_CHECK(text == "cpu", "training.device: '", text, "' is not a device (cpu, cuda or cuda:N)");
   }
-  NL_CHECK(backend_available(d), "training.device: ", d.str(),
-           " is not available (no CUDA device present, or this build has no CUDA backend)");
+  NL_CHECK(backend_available(d), "training.device: ", d.str(), " is not available: ", device_unavailable_reason(d),
+           ". Choose cpu in Train Settings (or --device cpu).");
   return d;
 }
 

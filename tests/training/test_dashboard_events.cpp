@@ -180,7 +180,10 @@ class TestDashboardEvents : public QObject {
     QVERIFY2(error.find("training.device: 'gpu' is not a device") == 0, error.c_str());
     if (run::available_devices().size() == 1) {
       error = nl::testing::error_of([] { run::device_from_setting("cuda:0"); });
-      QVERIFY2(error.find("training.device: cuda:0 is not available") == 0, error.c_str());
+      QVERIFY2(error.find("training.device: cuda:0 is not available: ") == 0, error.c_str());
+      // The backend's own reason (no driver, no CUDA build …) and what to do instead.
+      QVERIFY2(error.find(device_unavailable_reason(Device::cuda(0))) != std::string::npos, error.c_str());
+      QVERIFY2(error.find("Choose cpu in Train Settings") != std::string::npos, error.c_str());
     } else {
       QVERIFY(run::device_from_setting("cuda").is_cuda());
     }
