@@ -46,8 +46,6 @@ Tensor correct_on_device(const Tensor& logits, const Tensor& target) {
   return sum(eq(argmax(logits, 1), target.to(DType::Int64)));
 }
 
-double count_correct(const Tensor& logits, const Tensor& target) { return correct_on_device(logits, target).item(); }
-
 // Parameter `index` in the optimiser's order (groups, then parameters).
 Tensor parameters_at(optim::Optimizer& optimizer, size_t index) {
   for (auto& g : optimizer.param_groups()) {
@@ -73,50 +71,64 @@ data::Batch on_device(data::Batch b, Device device) {
   return b;
 }
 
-// Targets whose class is among the k largest logits.
-double count_top_k(const Tensor& logits, const Tensor& target, int k) {
+// Targets whose class is among the k largest logits (fewer than k logits strictly larger
+// than the target's), as a scalar tensor on the logits' device.
+Tensor top_k_on_device(const Tensor& logits, const Tensor& target, int k) {
   NoGradGuard ng;
-  int64_t n = logits.size(0), c = logits.size(1);
-  auto values = logits.contiguous().to_vector<float>();
-  auto labels = target.to_vector<int64_t>();
-  double hits = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    float t = values[i * c + labels[i]];
-    int64_t larger = 0;
-    for (int64_t j = 0; j < c; ++j) larger += values[i * c + j] > t;
-    hits += larger < k;
-  }
-  return hits;
+  Tensor target_logit = gather(logits, 1, target.to(DType::Int64).reshape({-1, 1}));
+  Tensor larger = sum(gt(logits, target_logit).to(DType::Int64), {1});
+  return sum(lt(larger, static_cast<double>(k)).to(DType::Int64));
 }
 
-// Adds a batch's predictions to the confusion matrix and keeps its first samples until
-// `max_samples` are kept.
-void add_to_report(ValidationReport& report, const data::Batch& batch, const Tensor& logits, int64_t max_samples) {
-  const int64_t n = logits.size(0), c = logits.size(1);
-  if (report.num_classes == 0) {
+// The validation report (confusion matrix, first samples with their predictions) built
+// from every batch's predictions, kept on the device and read back once at the end.
+class ReportCollector {
+ public:
+  explicit ReportCollector(int64_t max_samples) : max_samples_(max_samples) {}
+
+  void add(const data::Batch& batch, const Tensor& logits) {
+    const int64_t n = logits.size(0), c = logits.size(1);
+    if (classes_ == 0) classes_ = c;
+    NL_CHECK(classes_ == c, "validation: the model's outputs changed from ", classes_, " to ", c,
+             " classes between batches");
+    pairs_.push_back(stack({argmax(logits, 1), batch.targets.to(DType::Int64).reshape({-1})}, 0));  // [2, n]
+    const int64_t keep = std::min<int64_t>(n, max_samples_ - kept_);
+    if (keep > 0) {
+      inputs_.push_back(batch.inputs.narrow(0, 0, keep).to(DType::Float32));
+      kept_ += keep;
+    }
+  }
+
+  void finish(ValidationReport& report) const {
+    if (pairs_.empty()) return;
+    const int64_t c = classes_;
     report.num_classes = c;
     report.confusion.assign(c * c, 0);
+    const Tensor both = cat(pairs_, 1);  // [2, N]: predicted, then labels
+    const int64_t total = both.size(1);
+    const std::vector<int64_t> v = both.to_vector<int64_t>();
+    const int64_t* predicted = v.data();
+    const int64_t* labels = v.data() + total;
+    for (int64_t i = 0; i < total; ++i)
+      if (labels[i] >= 0 && labels[i] < c) report.confusion[labels[i] * c + predicted[i]] += 1;
+    if (inputs_.empty()) return;
+    const Tensor inputs = cat(inputs_, 0).to(Device::cpu()).contiguous();
+    const int64_t per_sample = kept_ > 0 ? inputs.numel() / kept_ : 0;
+    const float* p = inputs.data<float>();
+    for (int64_t i = 0; i < kept_; ++i) {
+      ValidationReport::Sample sample;
+      for (int d = 1; d < inputs.dim(); ++d) sample.shape.push_back(inputs.size(d));
+      sample.values.assign(p + i * per_sample, p + (i + 1) * per_sample);
+      sample.label = labels[i];
+      sample.predicted = predicted[i];
+      report.samples.push_back(std::move(sample));
+    }
   }
-  NL_CHECK(report.num_classes == c, "validation: the model's outputs changed from ", report.num_classes, " to ", c,
-           " classes between batches");
-  auto predicted = argmax(logits, 1).to_vector<int64_t>();
-  auto labels = batch.targets.to(DType::Int64).to_vector<int64_t>();
-  for (int64_t i = 0; i < n; ++i)
-    if (labels[i] >= 0 && labels[i] < c) report.confusion[labels[i] * c + predicted[i]] += 1;
-  const int64_t keep = std::min<int64_t>(n, max_samples - static_cast<int64_t>(report.samples.size()));
-  if (keep <= 0) return;
-  Tensor inputs = batch.inputs.to(Device::cpu()).to(DType::Float32).contiguous();
-  const int64_t per_sample = n > 0 ? inputs.numel() / n : 0;
-  const float* p = inputs.data<float>();
-  for (int64_t i = 0; i < keep; ++i) {
-    ValidationReport::Sample s;
-    for (int d = 1; d < inputs.dim(); ++d) s.shape.push_back(inputs.size(d));
-    s.values.assign(p + i * per_sample, p + (i + 1) * per_sample);
-    s.label = labels[i];
-    s.predicted = predicted[i];
-    report.samples.push_back(std::move(s));
-  }
-}
+
+ private:
+  int64_t max_samples_, classes_ = 0, kept_ = 0;
+  std::vector<Tensor> pairs_, inputs_;
+};
 
 }  // namespace
 
@@ -506,21 +518,38 @@ EpochMetrics Trainer::evaluate(data::DataLoader& loader, ValidationReport* repor
   const bool was_training = model_->is_training();
   model_->eval();
   NoGradGuard ng;
-  double loss_sum = 0, correct = 0, top_k = 0, samples = 0;
+  // Each batch's values (loss, correct, top-k hits) stay on the device and are read back
+  // together at the end: reading them per batch would make a GPU wait for every batch. The
+  // sums are then taken on the host in double, as before.
+  std::vector<Tensor> per_batch;
+  std::vector<double> sizes;
+  ReportCollector collector(options_.validation_samples);
   AutocastGuard autocast(options_.bf16_autocast);
   for (const data::Batch& host_batch : loader) {
     const data::Batch b = on_device(host_batch, options_.device);
     Tensor out = model_->forward(b.inputs);
-    const double n = static_cast<double>(b.inputs.size(0));
-    loss_sum += options_.loss(out, b.targets).item() * n;
+    sizes.push_back(static_cast<double>(b.inputs.size(0)));
+    std::vector<Tensor> values = {options_.loss(out, b.targets).to(DType::Float32).reshape({})};
     if (options_.classification) {
-      correct += count_correct(out, b.targets);
-      top_k += count_top_k(out, b.targets, options_.top_k);
-      if (report) add_to_report(*report, b, out, options_.validation_samples);
+      values.push_back(correct_on_device(out, b.targets).to(DType::Float32));
+      values.push_back(top_k_on_device(out, b.targets, options_.top_k).to(DType::Float32));
+      if (report) collector.add(b, out);
     }
-    samples += n;
+    per_batch.push_back(stack(values, 0));
   }
   model_->train(was_training);
+  if (report) collector.finish(*report);
+  const std::vector<double> read = per_batch.empty() ? std::vector<double>() : stack(per_batch, 0).to_vector<double>();
+  const size_t width = options_.classification ? 3 : 1;
+  double loss_sum = 0, correct = 0, top_k = 0, samples = 0;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    loss_sum += read[i * width] * sizes[i];
+    if (options_.classification) {
+      correct += read[i * width + 1];
+      top_k += read[i * width + 2];
+    }
+    samples += sizes[i];
+  }
   EpochMetrics m;
   m.has_validation = true;
   m.val_loss = samples > 0 ? loss_sum / samples : 0;

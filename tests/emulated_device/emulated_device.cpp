@@ -26,6 +26,7 @@ std::atomic<long long> g_out_of_memory_errors{0};
 std::atomic<long> g_reduced_precision_calls{0};
 std::atomic<long> g_captures{0};
 std::atomic<long> g_replays{0};
+std::atomic<long> g_host_waits{0};  // reads back and synchronisations: where a GPU's host waits
 std::atomic<long long> g_allocated{0};
 
 // Host memory labelled as cuda:0, so Storage and Tensor report that device.
@@ -220,6 +221,7 @@ class EmulatedFusedUpdates final : public optim::FusedUpdateKernels {
   double power_sum(const std::vector<Tensor>& tensors, double p) override {
     refuse_while_capturing("reading a norm back");
     ++g_kernel_calls;
+    ++g_host_waits;
     double total = 0;
     for (const Tensor& t : aliases(tensors, "power_sum", "tensors")) {
       const float* x = t.data<float>();
@@ -252,7 +254,10 @@ class EmulatedBackend final : public Backend {
  public:
   Device device() const override { return Device::cuda(0); }
   Allocator* allocator() override { return &emulated_allocator(); }
-  void synchronize() override { refuse_while_capturing("waiting for the device"); }
+  void synchronize() override {
+    refuse_while_capturing("waiting for the device");
+    ++g_host_waits;
+  }
   optim::FusedUpdateKernels* fused_updates() override {
     static EmulatedFusedUpdates kernels;
     return g_fused_updates ? &kernels : nullptr;
@@ -290,6 +295,7 @@ class EmulatedBackend final : public Backend {
   }
   void copy_to_host(const Tensor& t, void* host) override {
     refuse_while_capturing("reading device memory back");
+    ++g_host_waits;
     launch([t = IN(t), host] { cpu_backend().copy_to_host(t, host); });
   }
   void copy_from_host(const void* host, Tensor& t) override {
@@ -533,6 +539,7 @@ long EmulatedDevice::kernel_calls() { return g_kernel_calls.load(); }
 long EmulatedDevice::reduced_precision_calls() { return g_reduced_precision_calls.load(); }
 long EmulatedDevice::graphs_captured() { return g_captures.load(); }
 long EmulatedDevice::graph_replays() { return g_replays.load(); }
+long EmulatedDevice::host_waits() { return g_host_waits.load(); }
 void EmulatedDevice::set_fused_updates(bool on) { g_fused_updates = on; }
 long long EmulatedDevice::allocated_bytes() { return g_allocated.load(); }
 void EmulatedDevice::set_memory_limit(long long bytes) { g_memory_limit = bytes; }

@@ -45,6 +45,9 @@ class EmulatedDevice {
   // Graphs captured and replays run so far.
   static long graphs_captured();
   static long graph_replays();
+  // Times the host would wait for a GPU: values read back (copies to the host) and
+  // synchronisations.
+  static long host_waits();
   // Offer multi-tensor optimiser kernels (Backend::fused_updates), as the CUDA backend does;
   // they run the CPU's fused loops. Off by default.
   static void set_fused_updates(bool on);

@@ -411,6 +411,35 @@ class TrainingOnDevice : public QObject {
     QCOMPARE(small.global_step, int64_t{128});
   }
 
+  // On a GPU the host only queues work; every value read back makes it wait for the device
+  // to catch up. The training step must not read anything back (the issue: "no
+  // synchronisation in the training step except where a value is read back; metrics are
+  // read every N steps"): with metrics_every = 10, 60 steps wait in 6 windows (each reads the
+  // window's losses and its correct counts), whatever the model: BatchNorm's batch counts,
+  // dropout, Adam and cross-entropy's target counts stay on the device. Validation adds up
+  // its loss, accuracy and top-k hits on the device and reads them once.
+  void training_steps_do_not_wait_for_the_device() {
+    if (!device_->is_emulated()) QSKIP("counts the emulated device's host waits");
+    manual_seed(9);
+    auto data = data::make_shapes({.samples = 1280, .image_size = 16, .channels = 1, .classes = 3, .seed = 5});
+    auto parts = data::random_split(data, {0.75, 0.25}, 4);
+    data::DataLoader loader(parts[0], {.batch_size = 16, .shuffle = true, .seed = 1, .pin_memory = true});
+    data::DataLoader val(parts[1], {.batch_size = 32, .pin_memory = true});  // 10 batches, read once
+    auto model = shapes_cnn();
+    model->to(device_->device());
+    auto opt = std::make_shared<optim::Adam>(model->parameters(), optim::AdamOptions{.lr = 1e-3});
+    run::Trainer trainer(model, opt, {.epochs = 1, .device = device_->device(), .metrics_every = 10});
+    RecordingSink sink;
+    const long before = testing::EmulatedDevice::host_waits();
+    run::RunResult r = trainer.fit(loader, &val, &sink);
+    const long waits = testing::EmulatedDevice::host_waits() - before;
+    QVERIFY2(r.status == run::RunStatus::Completed, r.message.c_str());
+    QCOMPARE(sink.steps.size(), size_t(60));
+    QVERIFY(r.last_epoch.has_validation && r.last_epoch.val_accuracy > 0);
+    qInfo("60 training steps (metrics read every 10) and 10 validation batches: the host waited %ld times", waits);
+    QVERIFY2(waits <= 2 * (60 / 10) + 1 + 2, qPrintable(QString("%1 waits").arg(waits)));
+  }
+
   void nan_guard_names_the_exact_step_on_the_device() {
     // 64 samples, batch 8, no shuffling: sample 45 is NaN, so batch 6 (step 6) fails although
     // metrics are read back every 4 steps.
