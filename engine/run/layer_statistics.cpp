@@ -5,6 +5,9 @@
 #include <cmath>
 #include <map>
 
+#include "engine/autograd/node.h"
+#include "engine/ops/ops.h"
+
 namespace nl::run {
 
 Histogram histogram(const std::vector<float>& values, int buckets) {
@@ -51,26 +54,50 @@ struct Gathered {
   std::vector<float> weights, gradients;
 };
 
-void append(const Tensor& t, std::vector<float>& out) {
-  std::vector<float> v = t.to(DType::Float32).to_vector<float>();
-  out.insert(out.end(), v.begin(), v.end());
+// Every parameter's values, then its gradient's (zeros where it has none), read back from
+// the model's device in one copy when all sit on one device: a GPU then waits once per
+// statistics event instead of twice per parameter.
+std::vector<std::vector<float>> read_all(const std::vector<Tensor>& tensors) {
+  std::vector<std::vector<float>> out(tensors.size());
+  bool one_device = true;
+  for (const Tensor& t : tensors) one_device = one_device && t.device() == tensors.front().device();
+  if (!one_device || tensors.empty()) {
+    for (size_t i = 0; i < tensors.size(); ++i) out[i] = tensors[i].to(DType::Float32).to_vector<float>();
+    return out;
+  }
+  std::vector<Tensor> flat;
+  for (const Tensor& t : tensors) flat.push_back(t.to(DType::Float32).reshape({-1}));
+  const std::vector<float> all = cat(flat, 0).to_vector<float>();
+  size_t at = 0;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const auto n = static_cast<size_t>(tensors[i].numel());
+    out[i].assign(all.begin() + static_cast<std::ptrdiff_t>(at), all.begin() + static_cast<std::ptrdiff_t>(at + n));
+    at += n;
+  }
+  return out;
 }
 
 }  // namespace
 
 LayerStatisticsEvent layer_statistics(const nn::Module& model, int buckets) {
+  NoGradGuard no_grad;
   // Group parameters by the first part of their dotted name: the top-level child.
-  std::vector<std::string> order;
-  std::map<std::string, Gathered> groups;
+  std::vector<std::string> order, layer_of;
+  std::vector<Tensor> tensors;  // per parameter: its values, then its gradient (or zeros)
   for (const auto& [name, p] : model.named_parameters()) {
     size_t dot = name.find('.');
-    std::string layer = dot == std::string::npos ? std::string("model") : name.substr(0, dot);
-    auto [it, fresh] = groups.try_emplace(layer);
-    if (fresh) order.push_back(layer);
-    append(p.detach(), it->second.weights);
+    layer_of.push_back(dot == std::string::npos ? std::string("model") : name.substr(0, dot));
+    if (std::find(order.begin(), order.end(), layer_of.back()) == order.end()) order.push_back(layer_of.back());
+    tensors.push_back(p.detach());
     Tensor g = p.grad();
-    if (g.defined()) append(g, it->second.gradients);
-    else it->second.gradients.insert(it->second.gradients.end(), p.numel(), 0.0f);
+    tensors.push_back(g.defined() ? g : zeros(p.shape(), {.device = p.device()}));
+  }
+  const std::vector<std::vector<float>> values = read_all(tensors);
+  std::map<std::string, Gathered> groups;
+  for (size_t i = 0; i < layer_of.size(); ++i) {
+    Gathered& g = groups[layer_of[i]];
+    g.weights.insert(g.weights.end(), values[2 * i].begin(), values[2 * i].end());
+    g.gradients.insert(g.gradients.end(), values[2 * i + 1].begin(), values[2 * i + 1].end());
   }
   LayerStatisticsEvent e;
   double total = 0;

@@ -417,7 +417,8 @@ class TrainingOnDevice : public QObject {
   // read every N steps"): with metrics_every = 10, 60 steps wait in 6 windows (each reads the
   // window's losses and its correct counts), whatever the model: BatchNorm's batch counts,
   // dropout, Adam and cross-entropy's target counts stay on the device. Validation adds up
-  // its loss, accuracy and top-k hits on the device and reads them once.
+  // its loss, accuracy and top-k hits on the device and reads them once; the dashboard's
+  // layer statistics read every parameter and gradient in one copy.
   void training_steps_do_not_wait_for_the_device() {
     if (!device_->is_emulated()) QSKIP("counts the emulated device's host waits");
     manual_seed(9);
@@ -428,7 +429,8 @@ class TrainingOnDevice : public QObject {
     auto model = shapes_cnn();
     model->to(device_->device());
     auto opt = std::make_shared<optim::Adam>(model->parameters(), optim::AdamOptions{.lr = 1e-3});
-    run::Trainer trainer(model, opt, {.epochs = 1, .device = device_->device(), .metrics_every = 10});
+    run::Trainer trainer(model, opt,
+                         {.epochs = 1, .layer_statistics_every = 10, .device = device_->device(), .metrics_every = 10});
     RecordingSink sink;
     const long before = testing::EmulatedDevice::host_waits();
     run::RunResult r = trainer.fit(loader, &val, &sink);
@@ -436,8 +438,12 @@ class TrainingOnDevice : public QObject {
     QVERIFY2(r.status == run::RunStatus::Completed, r.message.c_str());
     QCOMPARE(sink.steps.size(), size_t(60));
     QVERIFY(r.last_epoch.has_validation && r.last_epoch.val_accuracy > 0);
-    qInfo("60 training steps (metrics read every 10) and 10 validation batches: the host waited %ld times", waits);
-    QVERIFY2(waits <= 2 * (60 / 10) + 1 + 2, qPrintable(QString("%1 waits").arg(waits)));
+    QVERIFY(sink.statistics >= 6);
+    qInfo("60 training steps (metrics and layer statistics every 10) and 10 validation batches: the host "
+          "waited %ld times",
+          waits);
+    // 6 windows × 2 values, 6 statistics events × 1, validation 2 (its values, the report's).
+    QVERIFY2(waits <= 2 * 6 + 6 + 2 + 1, qPrintable(QString("%1 waits").arg(waits)));
   }
 
   void nan_guard_names_the_exact_step_on_the_device() {
