@@ -465,10 +465,13 @@ std::string Trainer::flush_metrics(TrainingSink* sink) {
     losses.push_back(p.loss.reshape({1}).to(DType::Float32));
     if (p.correct.defined()) corrects.push_back(p.correct.reshape({1}).to(DType::Float32));
   }
-  // One wait for the device for the whole window; the second copy finds it idle.
-  const std::vector<double> loss_values = cat(losses, 0).to_vector<double>();
-  const std::vector<double> correct_values =
-      corrects.empty() ? std::vector<double>() : cat(corrects, 0).to_vector<double>();
+  // One copy back, so one wait for the device, for the whole window: the losses, then the
+  // correct counts.
+  std::vector<Tensor> parts = losses;
+  parts.insert(parts.end(), corrects.begin(), corrects.end());
+  const std::vector<double> values = cat(parts, 0).to_vector<double>();
+  const std::vector<double> loss_values(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(losses.size()));
+  const std::vector<double> correct_values(values.begin() + static_cast<std::ptrdiff_t>(losses.size()), values.end());
   raise_deferred_errors();  // the device is idle now: checks queued by the steps cost nothing
   const double seconds = std::max(seconds_now() - window_start_, 1e-9);
   double window_samples = 0;
