@@ -72,6 +72,8 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual Device device() const = 0;
+  // What the device is, for people choosing one ("NVIDIA H200, 140 GiB"); the CPU's is "CPU".
+  virtual std::string description() const { return device().is_cpu() ? "CPU" : device().str(); }
   virtual Allocator* allocator() = 0;
   // Waits until every queued kernel and copy on this device has finished (a no-op on the
   // CPU, whose kernels run synchronously); throws on an asynchronous device error.

@@ -253,6 +253,7 @@ class EmulatedFusedUpdates final : public optim::FusedUpdateKernels {
 class EmulatedBackend final : public Backend {
  public:
   Device device() const override { return Device::cuda(0); }
+  std::string description() const override { return "emulated GPU (tests)"; }
   Allocator* allocator() override { return &emulated_allocator(); }
   void synchronize() override {
     refuse_while_capturing("waiting for the device");

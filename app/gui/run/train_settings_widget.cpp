@@ -16,6 +16,7 @@
 #include <QtConcurrent/QtConcurrentRun>
 
 #include "app/gui/run/run_views.h"
+#include "engine/backends/backend.h"
 #include "engine/run/training_run.h"
 #include "engine/run/training_setup.h"
 
@@ -103,7 +104,10 @@ TrainSettingsWidget::TrainSettingsWidget(QWidget* parent) : QWidget(parent) {
   form_->addRow(tr("Loss"), loss_);
   device_ = new QComboBox;
   device_->setObjectName("deviceCombo");
-  device_->addItems(availableDevices());
+  // Each item shows what the device is ("cuda:0 · NVIDIA H200, 140 GiB"); its data is the
+  // setting the project saves ("cuda:0").
+  for (const QString& d : availableDevices()) device_->addItem(deviceLabel(d), d);
+  device_->setToolTip(tr("Where training runs. GPUs are listed when a CUDA device answers"));
   form_->addRow(tr("Device"), device_);
   // GPU options, shown when a CUDA device is chosen.
   precision_ = kindCombo({"float32", "bf16"}, "precisionCombo");
@@ -222,6 +226,16 @@ QStringList TrainSettingsWidget::availableDevices() {
   return out;
 }
 
+QString TrainSettingsWidget::deviceLabel(const QString& setting) {
+  if (setting == "cpu") return setting;
+  try {
+    const Device d = run::device_from_setting(setting.toStdString());
+    return setting + QString::fromUtf8(" · ") + QString::fromStdString(backend_for(d).description());
+  } catch (const std::exception&) {
+    return tr("%1 (not available here)").arg(setting);
+  }
+}
+
 namespace {
 
 struct PreviewResult {
@@ -306,7 +320,16 @@ void TrainSettingsWidget::setSettings(const project::TrainingSettings& s) {
   batch_->setValue(static_cast<int>(s.batch_size));
   seed_->setValue(static_cast<int>(std::min<uint64_t>(s.seed, INT32_MAX)));
   select(loss_, s.loss);
-  select(device_, s.device);
+  {
+    // A project saved on a machine with another GPU keeps its setting, marked unavailable.
+    const QString d = QString::fromStdString(s.device);
+    int i = device_->findData(d);
+    if (i < 0) {
+      device_->addItem(deviceLabel(d), d);
+      i = device_->count() - 1;
+    }
+    device_->setCurrentIndex(i);
+  }
   select(precision_, s.precision);
   tf32_->setChecked(s.tf32);
   cuda_graphs_->setChecked(s.cuda_graphs);
@@ -350,7 +373,7 @@ void TrainSettingsWidget::updateVisibility() {
   show(gamma_, sched == "step" || sched == "multistep" || sched == "exponential");
   show(warmup_, sched == "cosine");
   show(patience_, sched == "plateau");
-  const bool gpu = device_->currentText().startsWith("cuda");
+  const bool gpu = device_->currentData().toString().startsWith("cuda");
   show(precision_, gpu);
   show(tf32_, gpu);
   show(cuda_graphs_, gpu);
@@ -372,7 +395,7 @@ void TrainSettingsWidget::readForm() {
   s.batch_size = batch_->value();
   s.seed = static_cast<uint64_t>(seed_->value());
   s.loss = loss_->currentText().toStdString();
-  s.device = device_->currentText().toStdString();
+  s.device = device_->currentData().toString().toStdString();
   s.precision = precision_->currentText().toStdString();
   s.tf32 = tf32_->isChecked();
   s.cuda_graphs = cuda_graphs_->isChecked();

@@ -30,6 +30,9 @@ class TrainSettingsWidget : public QWidget {
   const project::TrainingSettings& settings() const { return settings_; }
   // The devices offered: "cpu", and CUDA devices when this build has CUDA and one answers.
   static QStringList availableDevices();
+  // How the Device list shows a setting: "cuda:0 · NVIDIA H200, 140 GiB", or that it is not
+  // available on this machine.
+  static QString deviceLabel(const QString& setting);
 
   QComboBox* datasetCombo() const { return dataset_; }
   QSpinBox* epochsSpin() const { return epochs_; }

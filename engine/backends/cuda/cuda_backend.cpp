@@ -43,6 +43,12 @@ Allocator* pinned_allocator_or_null() { return device_count() > 0 ? pinned_alloc
 
 Allocator* CudaBackend::allocator() { return device_allocator(index_); }
 
+std::string CudaBackend::description() const {
+  const cudaDeviceProp& p = device_properties(index_);
+  const double gib = static_cast<double>(p.totalGlobalMem) / (1024.0 * 1024.0 * 1024.0);
+  return std::string(p.name) + ", " + std::to_string(static_cast<int>(gib + 0.5)) + " GiB";
+}
+
 void CudaBackend::synchronize() { cuda::synchronize(index_, "synchronize"); }
 
 DeviceMemoryStats CudaBackend::memory_stats() { return device_memory_stats(index_); }

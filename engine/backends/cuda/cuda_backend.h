@@ -14,6 +14,7 @@ class CudaBackend final : public Backend {
   explicit CudaBackend(int index) : index_(index) {}
   int index() const { return index_; }
   Device device() const override { return Device::cuda(index_); }
+  std::string description() const override;
   Allocator* allocator() override;
   void synchronize() override;
   DeviceMemoryStats memory_stats() override;
