@@ -10,7 +10,8 @@
 namespace nl::app {
 
 std::vector<Command> builtin_commands() {
-  return {info_command(), validate_command(), train_command(), run_command(), import_command(), export_command()};
+  return {info_command(),   validate_command(), train_command(),  run_command(),
+          import_command(), export_command(),   devices_command()};
 }
 
 namespace {

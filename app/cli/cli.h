@@ -32,5 +32,6 @@ Command train_command();
 Command run_command();
 Command import_command();
 Command export_command();
+Command devices_command();
 
 }  // namespace nl::app

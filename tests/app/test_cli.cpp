@@ -110,6 +110,15 @@ class TestCli : public QObject {
     QVERIFY2(r.out.contains("Conv2d") && r.out.contains("Total") && r.out.contains("N×"), qPrintable(r.out));
   }
 
+  void devicesListsWhatTrainingCanRunOn() {
+    Result r = netloom({"devices"});
+    QVERIFY2(r.exit_code == 0, qPrintable(r.err));
+    QVERIFY2(r.out.startsWith("cpu      CPU\n"), qPrintable(r.out));
+    // Either GPUs with what they are, or why there is none.
+    QVERIFY2(r.out.contains("cuda:0   ") || r.out.contains("no GPU: "), qPrintable(r.out));
+    QCOMPARE(netloom({"devices", "extra"}).exit_code, 1);  // as info and validate with a wrong argument count
+  }
+
   void validateExitsOneOnErrorsWithNodeIds() {
     Result ok = netloom({"validate", kExamples + "/shapes_cnn.netloom"});
     QVERIFY2(ok.exit_code == 0, qPrintable(ok.out + ok.err));
