@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/core/math_settings.h"
 #include "engine/core/tensor.h"
 #include "tests/tensor_compare.h"
 
@@ -68,6 +69,19 @@ void same_error(const std::string& what, const std::function<void(Device)>& fn);
 Tensor random_input(const Shape& shape, uint64_t seed, bool requires_grad = true, double lo = -1, double hi = 1);
 
 int run_all(int argc, char** argv);
+
+// Sets allow_tf32 (engine/core/math_settings.h) for a scope: cases compare float32 products
+// with TF32 off at tight tolerances, and with it on at TF32's.
+class Tf32Scope {
+ public:
+  explicit Tf32Scope(bool on) : previous_(allow_tf32()) { set_allow_tf32(on); }
+  ~Tf32Scope() { set_allow_tf32(previous_); }
+  Tf32Scope(const Tf32Scope&) = delete;
+  Tf32Scope& operator=(const Tf32Scope&) = delete;
+
+ private:
+  bool previous_;
+};
 
 // True while rehearsing on the emulated device.
 bool emulated();

@@ -27,6 +27,8 @@ using gpu_test::Failure;
 using gpu_test::random_input;
 using gpu_test::Tolerance;
 
+using gpu_test::Tf32Scope;
+
 const Device kCuda = Device::cuda(0);
 
 // Elementwise layers: check_parity's default tolerances.
@@ -38,15 +40,6 @@ const Tolerance kTight{1e-4, 1e-4, 2e-4, 2e-4};
 const Tolerance kDeep{1e-4, 1e-4, 1e-3, 1e-3};
 // TF32 on (the GPU's default): inputs carry a 10-bit mantissa (test_matmul_conv.cpp).
 const Tolerance kTf32{1e-2, 2e-2, 1e-2, 5e-2};
-
-class Tf32Scope {
- public:
-  explicit Tf32Scope(bool on) : previous_(allow_tf32()) { set_allow_tf32(on); }
-  ~Tf32Scope() { set_allow_tf32(previous_); }
-
- private:
-  bool previous_;
-};
 
 // A double as a case name shows it: 0.25, 1e-05.
 std::string num(double v) {

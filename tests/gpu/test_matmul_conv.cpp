@@ -24,17 +24,9 @@ using nl::gpu_test::Tolerance;
 
 namespace {
 
+using gpu_test::Tf32Scope;
+
 const Device kCuda = Device::cuda(0);
-
-// Sets allow_tf32 for a scope.
-class Tf32Scope {
- public:
-  explicit Tf32Scope(bool on) : previous_(allow_tf32()) { set_allow_tf32(on); }
-  ~Tf32Scope() { set_allow_tf32(previous_); }
-
- private:
-  bool previous_;
-};
 
 // float32 with TF32 off: only summation order differs from the CPU.
 const Tolerance kTight{1e-4, 1e-4, 2e-4, 2e-4};
