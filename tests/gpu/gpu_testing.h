@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/core/error.h"
 #include "engine/core/math_settings.h"
 #include "engine/core/tensor.h"
 #include "tests/tensor_compare.h"
@@ -59,6 +60,27 @@ struct Tolerance {
 // sum(output * w) for a fixed random w. Throws Failure naming `what` and the first mismatch.
 void check_parity(const std::string& what, const std::vector<Tensor>& inputs, const OpFn& fn,
                   Tolerance tol = {});
+
+// Throws Failure naming `what` and the first bad element unless `actual` equals `expected`
+// within |a - b| <= atol + rtol * |b| elementwise.
+inline void expect_close(const std::string& what, const Tensor& actual, const Tensor& expected, double rtol,
+                         double atol) {
+  const std::string msg = compare(actual, expected, rtol, atol);
+  if (!msg.empty()) throw Failure(what + ": " + msg);
+}
+
+// The message of the nl::Error that `f()` throws, or "" when it throws none.
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+inline bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 // `fn(device)` must throw nl::Error on the CPU and on cuda:0, with the same message (CUDA
 // kernels refuse what the CPU's refuse, in the same words).

@@ -17,29 +17,15 @@ using nl::gpu_test::check_parity;
 using nl::gpu_test::compare;
 using nl::gpu_test::random_input;
 using nl::gpu_test::Tolerance;
+using nl::gpu_test::contains;
+using nl::gpu_test::error_of;
+using nl::gpu_test::expect_close;
 
 namespace {
 
 const Device kCuda = Device::cuda(0);
 // Normalised outputs are O(1); gradients sum over a channel's N·S values.
 const Tolerance kBn{1e-4, 1e-4, 1e-3, 1e-3};
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
-void expect_close(const std::string& what, const Tensor& actual, const Tensor& expected, double rtol, double atol) {
-  std::string msg = compare(actual, expected, rtol, atol);
-  if (!msg.empty()) throw gpu_test::Failure(what + ": " + msg);
-}
 
 // Shapes [N, C, *] of BatchNorm1d ([N, C], [N, C, L]) and BatchNorm2d, including odd sizes,
 // one channel, 1x1 planes and channels long enough for the multi-block reductions.

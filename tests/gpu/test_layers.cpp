@@ -21,6 +21,8 @@
 namespace nl {
 namespace {
 
+using gpu_test::expect_close;
+
 using gpu_test::check_parity;
 using gpu_test::compare;
 using gpu_test::Failure;
@@ -56,11 +58,6 @@ using MakeFn = std::function<std::shared_ptr<nn::Module>()>;
 using LayerFn = std::function<std::vector<Tensor>(nn::Module&, const std::vector<Tensor>&)>;
 
 std::vector<Tensor> forward_all(nn::Module& m, const std::vector<Tensor>& in) { return {m.forward(in)}; }
-
-void expect_close(const std::string& what, const Tensor& actual, const Tensor& expected, double rtol, double atol) {
-  const std::string msg = compare(actual, expected, rtol, atol);
-  if (!msg.empty()) throw Failure(what + ": " + msg);
-}
 
 // The layer of make() twice: the CPU copy's parameters are drawn afresh from U(-0.5, 0.5)
 // (so zero biases and unit norm weights show in the output too) and loaded into the second

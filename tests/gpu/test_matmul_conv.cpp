@@ -21,6 +21,9 @@ using nl::gpu_test::check_parity;
 using nl::gpu_test::compare;
 using nl::gpu_test::random_input;
 using nl::gpu_test::Tolerance;
+using nl::gpu_test::contains;
+using nl::gpu_test::error_of;
+using nl::gpu_test::expect_close;
 
 namespace {
 
@@ -33,18 +36,6 @@ const Tolerance kTight{1e-4, 1e-4, 2e-4, 2e-4};
 // TF32 inputs carry a 10-bit mantissa: relative errors around 1e-3 per product.
 const Tolerance kTf32{1e-2, 2e-2, 1e-2, 5e-2};
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
 double max_abs(const Tensor& t) {
   double m = 0;
   for (double v : t.to_vector<double>()) m = std::max(m, std::fabs(v));
@@ -56,11 +47,6 @@ double max_abs_diff(const Tensor& a, const Tensor& b) {
   double m = 0;
   for (size_t i = 0; i < x.size(); ++i) m = std::max(m, std::fabs(x[i] - y[i]));
   return m;
-}
-
-void expect_close(const std::string& what, const Tensor& actual, const Tensor& expected, double rtol, double atol) {
-  std::string msg = compare(actual, expected, rtol, atol);
-  if (!msg.empty()) throw gpu_test::Failure(what + ": " + msg);
 }
 
 // `t` rounded to `dtype` and back: the exact values a half-precision run starts from.

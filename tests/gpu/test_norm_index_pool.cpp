@@ -25,6 +25,8 @@
 namespace nl {
 namespace {
 
+using gpu_test::expect_close;
+
 using gpu_test::check_parity;
 using gpu_test::same_error;
 using gpu_test::compare;
@@ -35,11 +37,6 @@ using gpu_test::Tolerance;
 const Device kCuda = Device::cuda(0);
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 constexpr float kInf = std::numeric_limits<float>::infinity();
-
-void expect_close(const std::string& what, const Tensor& actual, const Tensor& expected, double rtol, double atol) {
-  const std::string msg = compare(actual, expected, rtol, atol);
-  if (!msg.empty()) throw Failure(what + ": " + msg);
-}
 
 // Builds the layer twice (make() must be deterministic), runs one copy on the CPU and one
 // on cuda:0 and compares the output, the input gradient (when `input_grad`) and the
