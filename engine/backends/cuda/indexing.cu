@@ -143,6 +143,20 @@ void finish_check(const BadIndexProbe& probe, const char* op, const int64_t* idx
   });
 }
 
+// What every index kernel's entry point does around its launch: on `device`'s compute
+// stream, with a probe the kernel flags when an index is out of range, `launch(tag, stream,
+// flag)` for the dtype `dtype`; then the launch is checked and the probe read (or its check
+// queued), naming `op`.
+template <class Launch>
+void run_index_kernel(int device, const char* op, DType dtype, const int64_t* idx, int64_t limit, Launch launch) {
+  DeviceGuard guard(device);
+  cudaStream_t stream = compute_stream(device);
+  BadIndexProbe probe(device, stream, op);
+  dispatch_index_dtype(dtype, op, [&](auto tag) { launch(tag, stream, probe.flag()); });
+  NL_CUDA_CHECK_LAUNCH(op);
+  finish_check(probe, op, idx, limit);
+}
+
 }  // namespace
 
 void CudaBackend::embedding(const Tensor& weight, const Tensor& indices, Tensor& out) {
@@ -152,17 +166,12 @@ void CudaBackend::embedding(const Tensor& weight, const Tensor& indices, Tensor&
   check_contiguous("embedding", out, "output");
   const int64_t rows = weight.size(0), width = weight.size(1), n = indices.numel();
   if (n == 0) return;
-  DeviceGuard guard(index_);
-  cudaStream_t stream = compute_stream(index_);
-  BadIndexProbe probe(index_, stream, "embedding");
   const int64_t* idx = device_ptr<const int64_t>(indices);
-  dispatch_index_dtype(weight.dtype(), "embedding", [&](auto tag) {
+  run_index_kernel(index_, "embedding", weight.dtype(), idx, rows, [&](auto tag, cudaStream_t stream, auto* flag) {
     using T = typename decltype(tag)::type;
     embedding_kernel<T><<<blocks_for(n, kRowThreads / 32), kRowThreads, 0, stream>>>(
-        device_ptr<const T>(weight), idx, device_ptr<T>(out), n, rows, width, probe.flag());
+        device_ptr<const T>(weight), idx, device_ptr<T>(out), n, rows, width, flag);
   });
-  NL_CUDA_CHECK_LAUNCH("embedding");
-  finish_check(probe, "embedding", idx, rows);
 }
 
 void CudaBackend::embedding_backward(const Tensor& grad_out, const Tensor& indices, Tensor& grad_weight) {
@@ -172,17 +181,13 @@ void CudaBackend::embedding_backward(const Tensor& grad_out, const Tensor& indic
   check_contiguous("embedding_backward", grad_weight, "grad_weight");
   const int64_t rows = grad_weight.size(0), width = grad_weight.size(1), n = indices.numel();
   if (n == 0) return;
-  DeviceGuard guard(index_);
-  cudaStream_t stream = compute_stream(index_);
-  BadIndexProbe probe(index_, stream, "embedding_backward");
   const int64_t* idx = device_ptr<const int64_t>(indices);
-  dispatch_index_dtype(grad_weight.dtype(), "embedding_backward", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    embedding_backward_kernel<T><<<blocks_for(n, kRowThreads / 32), kRowThreads, 0, stream>>>(
-        device_ptr<const T>(grad_out), idx, device_ptr<T>(grad_weight), n, rows, width, probe.flag());
-  });
-  NL_CUDA_CHECK_LAUNCH("embedding_backward");
-  finish_check(probe, "embedding_backward", idx, rows);
+  run_index_kernel(index_, "embedding_backward", grad_weight.dtype(), idx, rows,
+                   [&](auto tag, cudaStream_t stream, auto* flag) {
+                     using T = typename decltype(tag)::type;
+                     embedding_backward_kernel<T><<<blocks_for(n, kRowThreads / 32), kRowThreads, 0, stream>>>(
+                         device_ptr<const T>(grad_out), idx, device_ptr<T>(grad_weight), n, rows, width, flag);
+                   });
 }
 
 void CudaBackend::gather(const Tensor& x, int dim, const Tensor& index, Tensor& out) {
@@ -193,19 +198,14 @@ void CudaBackend::gather(const Tensor& x, int dim, const Tensor& index, Tensor& 
            " and dimension ", dim, " do not fit input shape ", x.shape().str());
   const int64_t n = index.numel();
   if (n == 0) return;
-  DeviceGuard guard(index_);
-  cudaStream_t stream = compute_stream(index_);
-  BadIndexProbe probe(index_, stream, "gather");
   const int64_t* idx = device_ptr<const int64_t>(index);
   const StridedIndexer ix = gather_indexer(x, dim, index);
   const int64_t limit = x.size(dim), dim_stride = x.stride(dim);
-  dispatch_index_dtype(x.dtype(), "gather", [&](auto tag) {
+  run_index_kernel(index_, "gather", x.dtype(), idx, limit, [&](auto tag, cudaStream_t stream, auto* flag) {
     using T = typename decltype(tag)::type;
     gather_kernel<T><<<grid_for(n), kThreads, 0, stream>>>(device_ptr<const T>(x), idx, device_ptr<T>(out), ix, n,
-                                                           limit, dim_stride, probe.flag());
+                                                           limit, dim_stride, flag);
   });
-  NL_CUDA_CHECK_LAUNCH("gather");
-  finish_check(probe, "gather", idx, limit);
 }
 
 void CudaBackend::scatter_add(const Tensor& grad_out, int dim, const Tensor& index, Tensor& grad_x) {
@@ -216,20 +216,14 @@ void CudaBackend::scatter_add(const Tensor& grad_out, int dim, const Tensor& ind
            index.shape().str(), " and dimension ", dim, " do not fit shape ", grad_x.shape().str());
   const int64_t n = index.numel();
   if (n == 0) return;
-  DeviceGuard guard(index_);
-  cudaStream_t stream = compute_stream(index_);
-  BadIndexProbe probe(index_, stream, "scatter_add");
   const int64_t* idx = device_ptr<const int64_t>(index);
   const StridedIndexer ix = gather_indexer(grad_x, dim, index);
   const int64_t limit = grad_x.size(dim), dim_stride = grad_x.stride(dim);
-  dispatch_index_dtype(grad_x.dtype(), "scatter_add", [&](auto tag) {
+  run_index_kernel(index_, "scatter_add", grad_x.dtype(), idx, limit, [&](auto tag, cudaStream_t stream, auto* flag) {
     using T = typename decltype(tag)::type;
     scatter_add_kernel<T><<<grid_for(n), kThreads, 0, stream>>>(device_ptr<const T>(grad_out), idx,
-                                                                device_ptr<T>(grad_x), ix, n, limit, dim_stride,
-                                                                probe.flag());
+                                                                device_ptr<T>(grad_x), ix, n, limit, dim_stride, flag);
   });
-  NL_CUDA_CHECK_LAUNCH("scatter_add");
-  finish_check(probe, "scatter_add", idx, limit);
 }
 
 }  // namespace nl::cuda
