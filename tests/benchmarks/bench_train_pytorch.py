@@ -9,31 +9,11 @@ import time
 import torch
 import torch.nn as nn
 
-
-class BasicBlock(nn.Module):
-    def __init__(self, c):
-        super().__init__()
-        self.conv1 = nn.Conv2d(c, c, 3, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(c)
-        self.conv2 = nn.Conv2d(c, c, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(c)
-
-    def forward(self, x):
-        h = torch.relu(self.bn1(self.conv1(x)))
-        return torch.relu(self.bn2(self.conv2(h)) + x)
+import train_workloads  # beside this file
 
 
-def model(name):
-    if name == "mlp_mnist_b128_adam":
-        return nn.Sequential(nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-                             nn.Linear(512, 10))
-    if name == "cnn_mnist_b64_sgd":
-        return nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                             nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                             nn.Linear(3136, 128), nn.ReLU(), nn.Linear(128, 10))
-    return nn.Sequential(nn.Conv2d(3, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(), BasicBlock(32),
-                         nn.Conv2d(32, 64, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
-                         BasicBlock(64), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
+# The three workloads of train_workloads.h, by name → the architecture train_workloads.py builds.
+ARCH = {"mlp_mnist_b128_adam": "mlp", "cnn_mnist_b64_sgd": "cnn", "resnet_cifar_b64_sgd": "resnet_cifar"}
 
 
 WORKLOADS = [("mlp_mnist_b128_adam", 128, (1, 28, 28), True), ("cnn_mnist_b64_sgd", 64, (1, 28, 28), False),
@@ -46,7 +26,7 @@ for name, batch, sample, adam in WORKLOADS:
     for threads in (1, 2):
         torch.set_num_threads(threads)
         torch.manual_seed(0)
-        m = model(name)
+        m = train_workloads.model(ARCH[name])
         opt = torch.optim.Adam(m.parameters(), lr=1e-3) if adam else torch.optim.SGD(m.parameters(), lr=0.01,
                                                                                      momentum=0.9)
         x = torch.randn(batch, *sample)

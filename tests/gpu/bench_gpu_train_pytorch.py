@@ -10,30 +10,20 @@
 # Prints one JSON line per workload: {"workload":..., "bf16":..., "torch_ms":...}.
 import argparse
 import json
+import os
 import statistics
+import sys
 import time
 
 import torch
 import torch.nn as nn
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "benchmarks"))
+import train_workloads  # noqa: E402  (tests/benchmarks/train_workloads.py: the models of train_workloads.h)
+
 torch.backends.cuda.matmul.allow_tf32 = True
 torch.backends.cudnn.allow_tf32 = True
 torch.backends.cudnn.benchmark = True
-
-
-class BasicBlock(nn.Module):
-    """train_workloads.h's BasicBlock: same channels, stride 1."""
-
-    def __init__(self, c):
-        super().__init__()
-        self.conv1 = nn.Conv2d(c, c, 3, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(c)
-        self.conv2 = nn.Conv2d(c, c, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(c)
-
-    def forward(self, x):
-        h = torch.relu(self.bn1(self.conv1(x)))
-        return torch.relu(self.bn2(self.conv2(h)) + x)
 
 
 class ResNetBlock(nn.Module):
@@ -67,19 +57,7 @@ def resnet18():
 
 
 def model(name):
-    if name == "mlp":
-        return nn.Sequential(nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-                             nn.Linear(512, 10))
-    if name == "cnn":
-        return nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                             nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                             nn.Linear(3136, 128), nn.ReLU(), nn.Linear(128, 10))
-    if name == "resnet_cifar":
-        return nn.Sequential(nn.Conv2d(3, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(),
-                             BasicBlock(32), nn.Conv2d(32, 64, 3, stride=2, padding=1, bias=False),
-                             nn.BatchNorm2d(64), nn.ReLU(), BasicBlock(64), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                             nn.Linear(64, 10))
-    return resnet18()
+    return resnet18() if name == "resnet18" else train_workloads.model(name)
 
 
 # name, model, batch, sample shape, classes, Adam (else SGD with momentum)
