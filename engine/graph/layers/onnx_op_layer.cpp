@@ -179,14 +179,6 @@ Runnable build_onnx_op(const LayerContext& ctx) {
       else
         full.push_back(Tensor());
     }
-    // Floating-point host tensors (ConstantOfShape's zeros, an LSTM's initial state built
-    // from Shape) join the node's device data here; integer ones stay on the host as shape
-    // values, and each op brings them over where it uses them as data (Note [Devices of
-    // generic ops] in engine/graph/onnx_ops/onnx_op.h).
-    const Device device = onnx_ops::data_device(full);
-    if (!device.is_cpu())
-      for (Tensor& t : full)
-        if (t.defined() && t.device().is_cpu() && is_floating(t.dtype())) t = t.to(device);
     onnx_ops::RunArgs args(attrs, op, opset, outputs);
     std::vector<Tensor> out = fn->run(args, full);
     NL_CHECK(static_cast<int>(out.size()) >= outputs, op, ": gave ", out.size(), " outputs, expected ", outputs);
